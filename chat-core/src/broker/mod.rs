@@ -1,0 +1,28 @@
+//! The `Broker` trait: publish a room event, subscribe to a room's events.
+//!
+//! [`LocalBroker`] fans out inside one process. Brokers that span nodes (PostgreSQL
+//! LISTEN/NOTIFY, Redis, NATS) carry events between nodes and hand them to a `LocalBroker` on
+//! each node, so every broker yields the same [`Subscription`] type.
+
+mod local;
+mod subscription;
+
+pub use local::LocalBroker;
+pub use subscription::{Delivery, Subscription, SubscriptionGuard};
+
+use crate::{BrokerError, RoomEvent, RoomId};
+use async_trait::async_trait;
+
+/// Fans room events out to subscribers.
+///
+/// Delivery is best effort but never silently lossy: a subscriber that falls behind receives
+/// [`Delivery::Lagged`] and re-reads the store by seq. Events published from one task to one room
+/// arrive in publish order.
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Publishes an event to every current subscriber of `room` (on every node).
+    async fn publish(&self, room: RoomId, event: RoomEvent) -> Result<(), BrokerError>;
+
+    /// Subscribes to `room`. Events published after this call returns are delivered.
+    async fn subscribe(&self, room: RoomId) -> Result<Subscription, BrokerError>;
+}

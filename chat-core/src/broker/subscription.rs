@@ -1,0 +1,61 @@
+//! A subscription to one room's events, with explicit lag reporting.
+
+use crate::Envelope;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// What a subscription yields.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// The next event.
+    Event(Arc<Envelope>),
+    /// The subscriber fell behind and `skipped` events were dropped for it. It must re-read the
+    /// store from the last seq it saw.
+    Lagged {
+        /// How many events it missed.
+        skipped: u64,
+    },
+    /// The broker shut down or the room's channel was closed.
+    Closed,
+}
+
+/// A live subscription to one room. Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: broadcast::Receiver<Arc<Envelope>>,
+    _guard: Option<Box<dyn SubscriptionGuard>>,
+}
+
+/// Runs when a [`Subscription`] is dropped, so a broker can release per-room resources.
+pub trait SubscriptionGuard: Send + Sync + std::fmt::Debug + 'static {}
+
+impl Subscription {
+    /// A subscription reading from a broadcast receiver. `guard` is dropped with it.
+    pub fn new(
+        rx: broadcast::Receiver<Arc<Envelope>>,
+        guard: Option<Box<dyn SubscriptionGuard>>,
+    ) -> Subscription {
+        Subscription { rx, _guard: guard }
+    }
+
+    /// Waits for the next delivery.
+    pub async fn recv(&mut self) -> Delivery {
+        match self.rx.recv().await {
+            Ok(env) => Delivery::Event(env),
+            Err(broadcast::error::RecvError::Lagged(skipped)) => Delivery::Lagged { skipped },
+            Err(broadcast::error::RecvError::Closed) => Delivery::Closed,
+        }
+    }
+
+    /// The next delivery if one is ready, without waiting.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        match self.rx.try_recv() {
+            Ok(env) => Some(Delivery::Event(env)),
+            Err(broadcast::error::TryRecvError::Lagged(skipped)) => {
+                Some(Delivery::Lagged { skipped })
+            }
+            Err(broadcast::error::TryRecvError::Closed) => Some(Delivery::Closed),
+            Err(broadcast::error::TryRecvError::Empty) => None,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Sign up, log in, log out, and turning a session token back into a user.
+
+use super::ChatService;
+use crate::{ChatError, ChatResult, NewUser, Session, SessionToken, User, password, validation};
+
+impl ChatService {
+    /// Creates an account and logs it in.
+    pub async fn signup(&self, username: &str, password: &str) -> ChatResult<(User, SessionToken)> {
+        let user = self.create_user(username, password, false).await?;
+        let token = self.open_session(&user).await?;
+        Ok((user, token))
+    }
+
+    /// Creates an account without logging it in (for example a superuser from the CLI).
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        is_admin: bool,
+    ) -> ChatResult<User> {
+        let limits = &self.config().limits;
+        validation::username(limits, username)?;
+        validation::password(limits, password)?;
+        let password_hash = password::hash_password(password, self.config().hash_cost).await?;
+        let user = self
+            .store()
+            .create_user(NewUser {
+                username: username.to_owned(),
+                password_hash,
+                is_admin,
+                created_at: self.clock().now(),
+            })
+            .await?;
+        Ok(user)
+    }
+
+    /// Checks a username and password and opens a session. Fails with
+    /// [`ChatError::InvalidCredentials`] for an unknown user, a wrong password or a deactivated
+    /// account alike, after the same amount of hashing work.
+    pub async fn login(&self, username: &str, password: &str) -> ChatResult<(User, SessionToken)> {
+        let limits = &self.config().limits;
+        if password.chars().count() > limits.password_max
+            || username.len() > 4 * limits.username_max
+        {
+            return Err(ChatError::InvalidCredentials);
+        }
+        let user = self.store().user_by_name(username).await?;
+        let hash = match &user {
+            Some(u) => u.password_hash.clone(),
+            None => self.dummy_hash().await?,
+        };
+        let ok = password::verify_password(password, &hash).await?;
+        match user {
+            Some(user) if ok && user.is_active => {
+                let token = self.open_session(&user).await?;
+                Ok((user, token))
+            }
+            _ => Err(ChatError::InvalidCredentials),
+        }
+    }
+
+    /// Ends the session of `token`. Ending an unknown session is not an error.
+    pub async fn logout(&self, token: &SessionToken) -> ChatResult<()> {
+        self.store().delete_session(&token.hash()).await?;
+        Ok(())
+    }
+
+    /// The active user owning a valid session token, or [`ChatError::Unauthenticated`].
+    pub async fn authenticate(&self, token: &SessionToken) -> ChatResult<User> {
+        if token.as_str().len() > 128 {
+            return Err(ChatError::Unauthenticated);
+        }
+        match self
+            .store()
+            .session_user(&token.hash(), self.clock().now())
+            .await?
+        {
+            Some((_, user)) if user.is_active => Ok(user),
+            _ => Err(ChatError::Unauthenticated),
+        }
+    }
+
+    async fn open_session(&self, user: &User) -> ChatResult<SessionToken> {
+        let token = SessionToken::generate()?;
+        let now = self.clock().now();
+        self.store()
+            .create_session(Session {
+                token_hash: token.hash(),
+                user_id: user.id,
+                created_at: now,
+                expires_at: now.plus(self.config().session_ttl),
+            })
+            .await?;
+        Ok(token)
+    }
+
+    async fn dummy_hash(&self) -> ChatResult<String> {
+        let cost = self.config().hash_cost;
+        self.inner
+            .dummy_hash
+            .get_or_try_init(|| password::hash_password("dummy password for timing", cost))
+            .await
+            .cloned()
+    }
+}

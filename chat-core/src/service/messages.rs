@@ -1,0 +1,170 @@
+//! Posting, editing, deleting, reading and searching messages.
+
+use super::ChatService;
+use crate::{
+    ChatError, ChatResult, Entity, HistoryPage, Message, NewMessage, Posted, RoomEvent, RoomId,
+    SearchQuery, Seq, User, validation,
+};
+
+/// A page of history with whether more lies beyond it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistorySlice {
+    /// Messages, ascending by seq.
+    pub messages: Vec<Message>,
+    /// For `Latest`/`Before` pages: older messages exist. For `After` pages: newer ones exist.
+    pub has_more: bool,
+}
+
+impl ChatService {
+    /// Posts a message as `actor`, who must be a member of `room`. The message is durable when
+    /// this returns; then it is published. With a `client_id` the author has used before, the
+    /// original message comes back (`duplicate = true`) and nothing is written or published.
+    pub async fn post(
+        &self,
+        actor: &User,
+        room: RoomId,
+        body: &str,
+        client_id: Option<&str>,
+    ) -> ChatResult<Posted> {
+        let limits = &self.config().limits;
+        let body = validation::body(limits, body)?;
+        if let Some(id) = client_id {
+            validation::client_id(limits, id)?;
+        }
+        self.require_member(actor, room).await?;
+        let posted = self
+            .store()
+            .post_message(NewMessage {
+                room,
+                author: actor.id,
+                body: body.to_owned(),
+                client_id: client_id.map(str::to_owned),
+                created_at: self.clock().now(),
+            })
+            .await?;
+        if !posted.duplicate {
+            let event = RoomEvent::MessagePosted {
+                message: posted.message.clone(),
+            };
+            self.publish(room, event).await;
+        }
+        Ok(posted)
+    }
+
+    /// Replaces the body of one of `actor`'s own messages.
+    pub async fn edit(
+        &self,
+        actor: &User,
+        room: RoomId,
+        seq: Seq,
+        body: &str,
+    ) -> ChatResult<Message> {
+        let body = validation::body(&self.config().limits, body)?;
+        let message = self.live_message(room, seq).await?;
+        if message.author != actor.id {
+            return Err(ChatError::Forbidden("only the author may edit a message"));
+        }
+        let edited = self
+            .store()
+            .edit_message(room, seq, body.to_owned(), self.clock().now())
+            .await?;
+        let event = RoomEvent::MessageEdited {
+            message: edited.clone(),
+        };
+        self.publish(room, event).await;
+        Ok(edited)
+    }
+
+    /// Soft-deletes a message: the author's own, or any message for an admin.
+    pub async fn delete(&self, actor: &User, room: RoomId, seq: Seq) -> ChatResult<Message> {
+        let message = self.live_message(room, seq).await?;
+        if message.author != actor.id && !actor.is_admin {
+            return Err(ChatError::Forbidden(
+                "only the author or an admin may delete a message",
+            ));
+        }
+        let deleted = self.store().delete_message(room, seq).await?;
+        let event = RoomEvent::MessageDeleted {
+            id: deleted.id,
+            seq: deleted.seq,
+        };
+        self.publish(room, event).await;
+        Ok(deleted)
+    }
+
+    /// A page of a room's history. The limit is clamped to `Limits::page_max`.
+    pub async fn history(
+        &self,
+        _actor: &User,
+        room: RoomId,
+        page: HistoryPage,
+    ) -> ChatResult<HistorySlice> {
+        let limit = self.clamp(page.limit());
+        if limit == 0 {
+            return Ok(HistorySlice {
+                messages: Vec::new(),
+                has_more: false,
+            });
+        }
+        match page {
+            HistoryPage::After { .. } => {
+                let mut messages = self
+                    .store()
+                    .history(room, page.with_limit(limit + 1))
+                    .await?;
+                let has_more = messages.len() > limit;
+                messages.truncate(limit);
+                Ok(HistorySlice { messages, has_more })
+            }
+            HistoryPage::Latest { .. } | HistoryPage::Before { .. } => {
+                let messages = self.store().history(room, page.with_limit(limit)).await?;
+                // Seqs have no gaps and deleted messages keep theirs: older ones exist exactly
+                // when the page does not start at seq 1.
+                let has_more = messages.first().is_some_and(|m| m.seq > Seq(1));
+                Ok(HistorySlice { messages, has_more })
+            }
+        }
+    }
+
+    /// Messages of `room` matching every word of `text`, newest first.
+    pub async fn search(
+        &self,
+        _actor: &User,
+        room: RoomId,
+        text: &str,
+        before: Option<Seq>,
+        limit: usize,
+    ) -> ChatResult<Vec<Message>> {
+        let text = validation::search_query(&self.config().limits, text)?;
+        let limit = self.clamp(limit);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .store()
+            .search(SearchQuery {
+                room,
+                text: text.to_owned(),
+                before,
+                limit,
+            })
+            .await?)
+    }
+
+    async fn live_message(&self, room: RoomId, seq: Seq) -> ChatResult<Message> {
+        match self.store().message(room, seq).await? {
+            Some(m) if !m.deleted => Ok(m),
+            _ => Err(ChatError::NotFound(Entity::Message)),
+        }
+    }
+
+    pub(super) async fn require_member(&self, actor: &User, room: RoomId) -> ChatResult<()> {
+        if self.store().is_member(room, actor.id).await? {
+            Ok(())
+        } else if self.store().room(room).await?.is_none() {
+            Err(ChatError::NotFound(Entity::Room))
+        } else {
+            Err(ChatError::NotMember)
+        }
+    }
+}

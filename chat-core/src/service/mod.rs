@@ -1,0 +1,94 @@
+//! `ChatService`: the one place that combines a store and a broker. Apps and protocol adapters
+//! call it; it validates input, checks authorization, persists, then publishes.
+//!
+//! Every method that acts for someone takes the authenticated `&User` (from
+//! [`ChatService::authenticate`]) and checks what that user may do.
+
+mod accounts;
+mod admin;
+mod live;
+mod messages;
+mod rooms;
+
+pub use live::PresenceGuard;
+pub use messages::HistorySlice;
+
+use crate::broker::Broker;
+use crate::{Clock, Config, PresenceTracker, Store, SystemClock};
+use std::fmt;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+/// The chat service. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct ChatService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    broker: Arc<dyn Broker>,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    presence: PresenceTracker,
+    /// A hash verified when a login names an unknown user, so both paths cost the same.
+    dummy_hash: OnceCell<String>,
+}
+
+impl fmt::Debug for ChatService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatService")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChatService {
+    /// A service over `store` and `broker` with the system clock.
+    pub fn new(store: Arc<dyn Store>, broker: Arc<dyn Broker>, config: Config) -> ChatService {
+        ChatService::with_clock(store, broker, config, Arc::new(SystemClock))
+    }
+
+    /// A service with an explicit clock (tests use [`ManualClock`](crate::ManualClock)).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        broker: Arc<dyn Broker>,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> ChatService {
+        ChatService {
+            inner: Arc::new(Inner {
+                store,
+                broker,
+                config,
+                clock,
+                presence: PresenceTracker::default(),
+                dummy_hash: OnceCell::new(),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.inner.broker
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    fn clamp(&self, limit: usize) -> usize {
+        limit.min(self.inner.config.limits.page_max)
+    }
+}

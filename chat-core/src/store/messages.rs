@@ -1,0 +1,41 @@
+//! Storage of messages, with the per-room gap-free `seq`.
+
+use crate::{
+    HistoryPage, Message, NewMessage, Posted, RoomId, SearchQuery, Seq, StoreResult, Timestamp,
+};
+use async_trait::async_trait;
+
+/// Stores messages.
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
+    /// Appends a message to its room with the room's next seq, assigned inside the committing
+    /// transaction: seqs of one room are 1, 2, 3, ... with no gap and no repeat, whatever the
+    /// concurrency. Answers only once the message is durable. If the author already posted a
+    /// message with the same `client_id`, returns that one with `duplicate = true` and writes
+    /// nothing. `NotFound(Room)` when the room does not exist.
+    async fn post_message(&self, message: NewMessage) -> StoreResult<Posted>;
+
+    /// Replaces the body of a message that is not deleted. `NotFound(Message)` otherwise.
+    async fn edit_message(
+        &self,
+        room: RoomId,
+        seq: Seq,
+        body: String,
+        at: Timestamp,
+    ) -> StoreResult<Message>;
+
+    /// Soft-deletes a message: body emptied, `deleted` set, seq kept. Deleting an already
+    /// deleted message returns it unchanged. `NotFound(Message)` when absent.
+    async fn delete_message(&self, room: RoomId, seq: Seq) -> StoreResult<Message>;
+
+    /// One message by its position.
+    async fn message(&self, room: RoomId, seq: Seq) -> StoreResult<Option<Message>>;
+
+    /// A page of history, ascending by seq, at most `page.limit()` long (deleted messages
+    /// included, flagged). An unknown room gives an empty page.
+    async fn history(&self, room: RoomId, page: HistoryPage) -> StoreResult<Vec<Message>>;
+
+    /// Messages (not deleted) of a room in which every word of the query occurs as a word or as
+    /// the prefix of a word, case-insensitively; newest first, at most `query.limit`.
+    async fn search(&self, query: SearchQuery) -> StoreResult<Vec<Message>>;
+}

@@ -1,0 +1,27 @@
+//! Storage of user accounts.
+
+use crate::{NewUser, StoreResult, User, UserId, UserQuery};
+use async_trait::async_trait;
+
+/// Stores user accounts. Usernames are unique case-insensitively.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Creates a user; `Conflict(Username)` when the name is taken in any letter case.
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+
+    /// The user with this id.
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
+
+    /// The user with this username, compared case-insensitively.
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+
+    /// A page of users in id order, filtered by a case-insensitive substring of the name.
+    async fn list_users(&self, query: UserQuery) -> StoreResult<Vec<User>>;
+
+    /// Activates or deactivates a user. Deactivating also deletes all of the user's sessions,
+    /// in the same transaction. `NotFound(User)` when there is no such user.
+    async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User>;
+
+    /// Grants or revokes admin rights. `NotFound(User)` when there is no such user.
+    async fn set_user_admin(&self, id: UserId, admin: bool) -> StoreResult<User>;
+}
