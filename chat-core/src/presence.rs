@@ -7,14 +7,17 @@ use crate::{RoomId, UserId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+/// For each room, each online user's name and number of open connections.
+type Rooms = HashMap<RoomId, BTreeMap<UserId, (String, usize)>>;
+
 /// Per-room online users of this process.
 #[derive(Debug, Default)]
 pub struct PresenceTracker {
-    rooms: Mutex<HashMap<RoomId, BTreeMap<UserId, (String, usize)>>>,
+    rooms: Mutex<Rooms>,
 }
 
 impl PresenceTracker {
-    fn rooms(&self) -> MutexGuard<'_, HashMap<RoomId, BTreeMap<UserId, (String, usize)>>> {
+    fn rooms(&self) -> MutexGuard<'_, Rooms> {
         self.rooms.lock().unwrap_or_else(|e| e.into_inner())
     }
 

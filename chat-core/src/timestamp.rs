@@ -62,7 +62,7 @@ mod tests {
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
         assert_eq!(
             Timestamp(1_795_000_000_123).to_rfc3339(),
-            "2026-11-18T08:26:40.123Z"
+            "2026-11-18T11:06:40.123Z"
         );
         let parsed = time::OffsetDateTime::parse(
             &Timestamp(1_795_000_000_123).to_rfc3339(),

@@ -1,1 +1,127 @@
-//! The conformance suite (placeholder until written).
+//! The backend conformance suite (feature `testing`): every behaviour a store must have,
+//! runnable against any backend with one line:
+//!
+//! ```ignore
+//! // tests/conformance.rs of a store crate
+//! async fn store() -> Option<std::sync::Arc<dyn chat_core::Store>> {
+//!     Some(std::sync::Arc::new(my_store::MyStore::new()))
+//! }
+//! chat_core::conformance_tests!(store);
+//! ```
+//!
+//! The factory returns a fresh, empty store per call, or `None` to skip (for example when a
+//! database server is not configured); the test then prints why it skipped.
+//!
+//! Cases are grouped by concern: [`accounts`], [`rooms`], [`messages`], [`history`],
+//! [`search`], [`admin`], [`live`] (subscriptions through the service and a [`LocalBroker`]),
+//! and [`model`] (a proptest model-based test against a tiny reference model).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod accounts;
+pub mod admin;
+pub mod history;
+pub mod live;
+mod macros;
+pub mod messages;
+pub mod model;
+pub mod rooms;
+pub mod search;
+
+use crate::{ChatRoom, ChatService, Config, LocalBroker, ManualClock, Store, Timestamp, User};
+use std::future::Future;
+use std::sync::Arc;
+
+/// A store wired into a service with a manual clock and a local broker.
+pub struct Harness {
+    pub store: Arc<dyn Store>,
+    pub service: ChatService,
+    pub clock: Arc<ManualClock>,
+    pub broker: LocalBroker,
+}
+
+impl Harness {
+    /// A harness with [`Config::for_tests`] and a broker of the configured capacity.
+    pub fn new(store: Arc<dyn Store>) -> Harness {
+        Harness::with_config(store, Config::for_tests())
+    }
+
+    /// A harness with an explicit configuration.
+    pub fn with_config(store: Arc<dyn Store>, config: Config) -> Harness {
+        let clock = Arc::new(ManualClock::new(Timestamp(1_790_000_000_000)));
+        let broker = LocalBroker::new(config.subscriber_buffer);
+        let service = ChatService::with_clock(
+            Arc::clone(&store),
+            Arc::new(broker.clone()),
+            config,
+            clock.clone(),
+        );
+        Harness {
+            store,
+            service,
+            clock,
+            broker,
+        }
+    }
+
+    /// Creates a user named `name` with password `password123`.
+    pub async fn user(&self, name: &str) -> User {
+        self.service
+            .create_user(name, "password123", false)
+            .await
+            .unwrap()
+    }
+
+    /// Creates an admin named `name`.
+    pub async fn admin(&self, name: &str) -> User {
+        self.service
+            .create_user(name, "password123", true)
+            .await
+            .unwrap()
+    }
+
+    /// Creates a room owned by `owner`.
+    pub async fn room(&self, owner: &User, name: &str) -> ChatRoom {
+        self.service
+            .create_room(owner, name, "a room")
+            .await
+            .unwrap()
+    }
+}
+
+/// Runs one case: builds a runtime, asks the factory for a store, runs the case on it.
+pub fn run<F, Fut, C, CFut>(name: &str, factory: F, case: C)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<Arc<dyn Store>>>,
+    C: FnOnce(Arc<dyn Store>) -> CFut,
+    CFut: Future<Output = ()>,
+{
+    let rt = runtime();
+    rt.block_on(async {
+        match factory().await {
+            Some(store) => case(store).await,
+            None => {
+                eprintln!("skipped: conformance case `{name}`: the store factory gave no store")
+            }
+        }
+    });
+}
+
+/// Runs the model-based property test with the factory.
+pub fn run_model<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<Arc<dyn Store>>>,
+{
+    let rt = runtime();
+    model::check(&rt, factory);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

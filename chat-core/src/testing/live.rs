@@ -1,0 +1,208 @@
+//! Conformance cases: live subscriptions over the store (through the service and a local
+//! broker): order, resume by seq without gap or duplicate, recovery from lag, presence.
+
+use super::Harness;
+use crate::{Config, FeedItem, RoomEvent, RoomFeed, Seq, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn next_event(feed: &mut RoomFeed) -> RoomEvent {
+    match tokio::time::timeout(WAIT, feed.next()).await {
+        Ok(Ok(Some(FeedItem::Event(env)))) => env.event.clone(),
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+async fn next_seq(feed: &mut RoomFeed) -> i64 {
+    loop {
+        if let RoomEvent::MessagePosted { message } = next_event(feed).await {
+            return message.seq.0;
+        }
+    }
+}
+
+pub async fn subscribers_receive_posts_in_order(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let ann = h.user("ann").await;
+    let room = h.room(&ann, "live").await;
+    let quiet = h.room(&ann, "quiet").await;
+    h.service.post(&ann, room.id, "before", None).await.unwrap();
+    let mut feed = h.service.subscribe(&ann, room.id, None).await.unwrap();
+    let mut other = h.service.subscribe(&ann, quiet.id, None).await.unwrap();
+    assert_eq!(feed.last_seq(), Seq(1), "starts after what already exists");
+    for i in 0..20 {
+        h.service
+            .post(&ann, room.id, &format!("m{i}"), None)
+            .await
+            .unwrap();
+    }
+    for expected in 2..=21 {
+        match next_event(&mut feed).await {
+            RoomEvent::MessagePosted { message } => {
+                assert_eq!(message.seq.0, expected);
+                assert_eq!(message.body, format!("m{}", expected - 2));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    h.service.edit(&ann, room.id, Seq(2), "m0!").await.unwrap();
+    h.service.delete(&ann, room.id, Seq(3)).await.unwrap();
+    match next_event(&mut feed).await {
+        RoomEvent::MessageEdited { message } => assert_eq!(message.body, "m0!"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        next_event(&mut feed).await,
+        RoomEvent::MessageDeleted { seq: Seq(3), .. }
+    ));
+    let nothing = tokio::time::timeout(Duration::from_millis(100), other.next()).await;
+    assert!(nothing.is_err(), "rooms are isolated: {nothing:?}");
+}
+
+pub async fn resume_after_seq_has_no_gap_and_no_duplicate(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let ann = h.user("ann").await;
+    let room = h.room(&ann, "resume").await;
+    for i in 1..=300 {
+        h.service
+            .post(&ann, room.id, &format!("old {i}"), None)
+            .await
+            .unwrap();
+    }
+    let mut feed = h
+        .service
+        .subscribe(&ann, room.id, Some(Seq(20)))
+        .await
+        .unwrap();
+    // Keep posting while the feed catches up across more than one store page.
+    let writer = {
+        let (service, ann) = (h.service.clone(), ann.clone());
+        tokio::spawn(async move {
+            for i in 0..100 {
+                service
+                    .post(&ann, room.id, &format!("new {i}"), None)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut got = Vec::new();
+    while got.len() < 380 {
+        got.push(next_seq(&mut feed).await);
+    }
+    writer.await.unwrap();
+    assert_eq!(
+        got,
+        (21..=400).collect::<Vec<_>>(),
+        "every message once, in order"
+    );
+    let extra = tokio::time::timeout(Duration::from_millis(100), feed.next()).await;
+    assert!(extra.is_err(), "no duplicate after the seam: {extra:?}");
+    let up_to_date = h
+        .service
+        .subscribe(&ann, room.id, Some(Seq(400)))
+        .await
+        .unwrap();
+    assert_eq!(up_to_date.last_seq(), Seq(400));
+}
+
+pub async fn lagging_subscribers_recover_from_the_store(store: Arc<dyn Store>) {
+    let config = Config {
+        subscriber_buffer: 4,
+        ..Config::for_tests()
+    };
+    let h = Harness::with_config(store, config);
+    let ann = h.user("ann").await;
+    let room = h.room(&ann, "flood").await;
+    let mut slow = h.service.subscribe(&ann, room.id, None).await.unwrap();
+    for i in 0..50 {
+        h.service
+            .post(&ann, room.id, &format!("m{i}"), None)
+            .await
+            .unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < 50 {
+        got.push(next_seq(&mut slow).await);
+    }
+    assert_eq!(
+        got,
+        (1..=50).collect::<Vec<_>>(),
+        "lag is repaired from the store"
+    );
+}
+
+pub async fn presence_and_typing_reach_the_room(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let ann = h.user("ann").await;
+    let bob = h.user("bob").await;
+    let room = h.room(&ann, "presence").await;
+    h.service.join_room(&bob, room.id).await.unwrap();
+    let mut feed = h.service.subscribe(&ann, room.id, None).await.unwrap();
+    let tab1 = h.service.enter_presence(&bob, room.id).await;
+    let tab2 = h.service.enter_presence(&bob, room.id).await;
+    assert_eq!(h.service.online(room.id), ["bob"]);
+    assert_eq!(
+        next_event(&mut feed).await,
+        RoomEvent::PresenceChanged {
+            user: bob.id,
+            username: "bob".into(),
+            online: true
+        }
+    );
+    h.service.typing(&bob, room.id).await.unwrap();
+    assert_eq!(
+        next_event(&mut feed).await,
+        RoomEvent::Typing {
+            user: bob.id,
+            username: "bob".into()
+        },
+        "a second tab does not announce presence again"
+    );
+    tab1.leave().await;
+    assert_eq!(h.service.online(room.id), ["bob"], "still one tab open");
+    drop(tab2);
+    assert_eq!(
+        next_event(&mut feed).await,
+        RoomEvent::PresenceChanged {
+            user: bob.id,
+            username: "bob".into(),
+            online: false
+        }
+    );
+    assert!(h.service.online(room.id).is_empty());
+    let carl = h.user("carl").await;
+    h.service.join_room(&carl, room.id).await.unwrap();
+    assert_eq!(
+        next_event(&mut feed).await,
+        RoomEvent::MemberJoined {
+            user: carl.id,
+            username: "carl".into()
+        }
+    );
+    h.service.leave_room(&carl, room.id).await.unwrap();
+    assert_eq!(
+        next_event(&mut feed).await,
+        RoomEvent::MemberLeft {
+            user: carl.id,
+            username: "carl".into()
+        }
+    );
+}
+
+pub async fn room_deletion_ends_feeds(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let root = h.admin("root").await;
+    let room = h.room(&root, "doomed").await;
+    let mut feed = h.service.subscribe(&root, room.id, None).await.unwrap();
+    h.service.admin_delete_room(&root, room.id).await.unwrap();
+    let item = tokio::time::timeout(WAIT, feed.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(item, Some(FeedItem::RoomDeleted)), "{item:?}");
+    assert!(feed.next().await.unwrap().is_none(), "the feed is over");
+    assert!(h.service.subscribe(&root, room.id, None).await.is_err());
+}

@@ -1,0 +1,74 @@
+//! `conformance_tests!`: expands to one `#[test]` per conformance case, so each case shows up
+//! (and fails) on its own in `cargo test`.
+
+/// Generates the whole conformance suite for a store factory. See [`testing`](crate::testing).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:expr) => {
+        $crate::__conformance_cases!($factory;
+            accounts::signup_creates_user_and_session,
+            accounts::usernames_are_unique_case_insensitively,
+            accounts::login_failures_do_not_reveal_usernames,
+            accounts::logout_revokes_the_session,
+            accounts::sessions_expire,
+            accounts::deactivation_kills_sessions_and_blocks_login,
+            accounts::invalid_account_input_is_rejected,
+            accounts::users_are_found_by_id_and_name,
+            accounts::users_are_listed_paged_and_searched,
+            accounts::session_store_primitives,
+            rooms::rooms_are_created_and_found_case_insensitively,
+            rooms::duplicate_room_names_conflict,
+            rooms::duplicate_name_race_creates_one_room,
+            rooms::rooms_are_listed_paged_and_searched,
+            rooms::members_join_and_leave,
+            rooms::unknown_rooms_are_not_found,
+            rooms::descriptions_are_edited_and_rooms_deleted,
+            rooms::invalid_room_input_is_rejected,
+            messages::posts_get_consecutive_seqs,
+            messages::concurrent_posts_get_seqs_one_to_hundred,
+            messages::rooms_have_independent_seqs,
+            messages::posts_with_client_id_are_idempotent,
+            messages::concurrent_duplicate_posts_store_one_message,
+            messages::authors_edit_their_own_messages,
+            messages::deletes_are_soft_and_keep_seq,
+            messages::posting_requires_membership,
+            messages::invalid_message_input_is_rejected,
+            history::empty_room_has_empty_pages,
+            history::latest_before_and_after_pages,
+            history::page_limits_are_clamped,
+            history::deleted_messages_stay_in_history,
+            search::search_matches_word_prefixes,
+            search::search_follows_edits_and_deletes,
+            search::search_is_paged_and_scoped_to_the_room,
+            admin::admin_operations_require_admin,
+            admin::admins_manage_users_rooms_and_messages,
+            live::subscribers_receive_posts_in_order,
+            live::resume_after_seq_has_no_gap_and_no_duplicate,
+            live::lagging_subscribers_recover_from_the_store,
+            live::presence_and_typing_reach_the_room,
+            live::room_deletion_ends_feeds,
+        );
+
+        #[test]
+        fn model_based_property_test() {
+            $crate::testing::run_model($factory);
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($factory:expr; $($group:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::testing::run(
+                    stringify!($case),
+                    $factory,
+                    $crate::testing::$group::$case,
+                );
+            }
+        )*
+    };
+}

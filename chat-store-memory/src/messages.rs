@@ -1,0 +1,140 @@
+//! `MessageStore` for the memory store: seqs are assigned under the store's lock, so they are
+//! gap-free by construction.
+
+use crate::MemoryStore;
+use async_trait::async_trait;
+use chat_core::{
+    Entity, HistoryPage, Message, MessageId, MessageStore, NewMessage, Posted, RoomId, SearchQuery,
+    Seq, StoreError, StoreResult, Timestamp, search,
+};
+
+#[async_trait]
+impl MessageStore for MemoryStore {
+    async fn post_message(&self, new: NewMessage) -> StoreResult<Posted> {
+        let mut s = self.lock();
+        if let Some(client_id) = &new.client_id
+            && let Some((room, seq)) = s.client_ids.get(&(new.author, client_id.clone())).copied()
+            && let Some(original) = s.message(room, seq)
+        {
+            return Ok(Posted {
+                message: original.clone(),
+                duplicate: true,
+            });
+        }
+        let author_name = s
+            .users
+            .get(&new.author)
+            .ok_or(StoreError::NotFound(Entity::User))?
+            .username
+            .clone();
+        let room = s
+            .rooms
+            .get_mut(&new.room)
+            .ok_or(StoreError::NotFound(Entity::Room))?;
+        room.last_seq = room.last_seq.next();
+        let seq = room.last_seq;
+        s.next_message += 1;
+        let message = Message {
+            id: MessageId(s.next_message),
+            room: new.room,
+            seq,
+            author: new.author,
+            author_name,
+            body: new.body,
+            client_id: new.client_id,
+            created_at: new.created_at,
+            edited_at: None,
+            deleted: false,
+        };
+        if let Some(client_id) = &message.client_id {
+            s.client_ids
+                .insert((message.author, client_id.clone()), (message.room, seq));
+        }
+        s.messages
+            .entry(new.room)
+            .or_default()
+            .push(message.clone());
+        Ok(Posted {
+            message,
+            duplicate: false,
+        })
+    }
+
+    async fn edit_message(
+        &self,
+        room: RoomId,
+        seq: Seq,
+        body: String,
+        at: Timestamp,
+    ) -> StoreResult<Message> {
+        let mut s = self.lock();
+        match s.message_mut(room, seq) {
+            Some(m) if !m.deleted => {
+                m.body = body;
+                m.edited_at = Some(at);
+                Ok(m.clone())
+            }
+            _ => Err(StoreError::NotFound(Entity::Message)),
+        }
+    }
+
+    async fn delete_message(&self, room: RoomId, seq: Seq) -> StoreResult<Message> {
+        let mut s = self.lock();
+        let m = s
+            .message_mut(room, seq)
+            .ok_or(StoreError::NotFound(Entity::Message))?;
+        m.deleted = true;
+        m.body.clear();
+        Ok(m.clone())
+    }
+
+    async fn message(&self, room: RoomId, seq: Seq) -> StoreResult<Option<Message>> {
+        Ok(self.lock().message(room, seq).cloned())
+    }
+
+    async fn history(&self, room: RoomId, page: HistoryPage) -> StoreResult<Vec<Message>> {
+        let s = self.lock();
+        let Some(all) = s.messages.get(&room) else {
+            return Ok(Vec::new());
+        };
+        let len = all.len();
+        let clamp = |n: i64| usize::try_from(n.max(0)).unwrap_or(usize::MAX).min(len);
+        let (start, end) = match page {
+            HistoryPage::Latest { limit } => (len.saturating_sub(limit), len),
+            HistoryPage::Before { seq, limit } => {
+                let end = clamp(seq.0 - 1);
+                (end.saturating_sub(limit), end)
+            }
+            HistoryPage::After { seq, limit } => {
+                let start = clamp(seq.0);
+                (start, start.saturating_add(limit).min(len))
+            }
+        };
+        Ok(all
+            .get(start..end)
+            .map(<[Message]>::to_vec)
+            .unwrap_or_default())
+    }
+
+    async fn search(&self, query: SearchQuery) -> StoreResult<Vec<Message>> {
+        let words = search::words(&query.text);
+        let s = self.lock();
+        let Some(all) = s.messages.get(&query.room) else {
+            return Ok(Vec::new());
+        };
+        let end = query.before.map_or(all.len(), |b| {
+            usize::try_from((b.0 - 1).max(0))
+                .unwrap_or(0)
+                .min(all.len())
+        });
+        Ok(all
+            .get(..end)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .filter(|m| !m.deleted && search::matches(&words, &m.body))
+            .take(query.limit)
+            .cloned()
+            .collect())
+    }
+}

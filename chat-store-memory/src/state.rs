@@ -1,0 +1,39 @@
+//! The tables of the memory store and the indexes that keep every lookup O(log n) or O(1).
+
+use chat_core::{ChatRoom, Member, Message, RoomId, Seq, Session, TokenHash, User, UserId};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub next_user: i64,
+    pub next_room: i64,
+    pub next_message: i64,
+    pub users: BTreeMap<UserId, User>,
+    pub user_names: HashMap<String, UserId>,
+    pub sessions: HashMap<TokenHash, Session>,
+    pub rooms: HashMap<RoomId, ChatRoom>,
+    /// (lower-cased name, id) for ordered listing and case-insensitive lookup.
+    pub room_names: BTreeMap<String, RoomId>,
+    pub members: HashMap<RoomId, Vec<Member>>,
+    pub membership: HashSet<(RoomId, UserId)>,
+    /// Messages of a room; the message with seq n sits at index n - 1.
+    pub messages: HashMap<RoomId, Vec<Message>>,
+    pub client_ids: HashMap<(UserId, String), (RoomId, Seq)>,
+}
+
+/// The case-folded key under which names are unique.
+pub(crate) fn fold(name: &str) -> String {
+    name.to_lowercase()
+}
+
+impl State {
+    pub fn message_mut(&mut self, room: RoomId, seq: Seq) -> Option<&mut Message> {
+        let index = usize::try_from(seq.0.checked_sub(1)?).ok()?;
+        self.messages.get_mut(&room)?.get_mut(index)
+    }
+
+    pub fn message(&self, room: RoomId, seq: Seq) -> Option<&Message> {
+        let index = usize::try_from(seq.0.checked_sub(1)?).ok()?;
+        self.messages.get(&room)?.get(index)
+    }
+}

@@ -1,0 +1,84 @@
+//! `UserStore` for the memory store.
+
+use crate::MemoryStore;
+use crate::state::fold;
+use async_trait::async_trait;
+use chat_core::{
+    Conflict, Entity, NewUser, StoreError, StoreResult, User, UserId, UserQuery, UserStore,
+};
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        let mut s = self.lock();
+        let key = fold(&new.username);
+        if s.user_names.contains_key(&key) {
+            return Err(StoreError::Conflict(Conflict::Username));
+        }
+        s.next_user += 1;
+        let user = User {
+            id: UserId(s.next_user),
+            username: new.username,
+            password_hash: new.password_hash,
+            is_admin: new.is_admin,
+            is_active: true,
+            created_at: new.created_at,
+        };
+        s.user_names.insert(key, user.id);
+        s.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        let s = self.lock();
+        Ok(s.user_names
+            .get(&fold(username))
+            .and_then(|id| s.users.get(id))
+            .cloned())
+    }
+
+    async fn list_users(&self, query: UserQuery) -> StoreResult<Vec<User>> {
+        let s = self.lock();
+        let needle = query.search.as_deref().map(fold);
+        let start = query.after.map_or(i64::MIN, |id| id.0.saturating_add(1));
+        Ok(s.users
+            .range(UserId(start)..)
+            .map(|(_, u)| u)
+            .filter(|u| {
+                needle
+                    .as_ref()
+                    .is_none_or(|n| fold(&u.username).contains(n.as_str()))
+            })
+            .take(query.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User> {
+        let mut s = self.lock();
+        let user = s
+            .users
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound(Entity::User))?;
+        user.is_active = active;
+        let user = user.clone();
+        if !active {
+            s.sessions.retain(|_, session| session.user_id != id);
+        }
+        Ok(user)
+    }
+
+    async fn set_user_admin(&self, id: UserId, admin: bool) -> StoreResult<User> {
+        let mut s = self.lock();
+        let user = s
+            .users
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound(Entity::User))?;
+        user.is_admin = admin;
+        Ok(user.clone())
+    }
+}
