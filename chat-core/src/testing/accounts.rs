@@ -8,6 +8,7 @@ use crate::{
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Checks that signup creates user and session.
 pub async fn signup_creates_user_and_session(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let (user, token) = h.service.signup("alice", "password123").await.unwrap();
@@ -43,6 +44,7 @@ pub async fn signup_creates_user_and_session(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that usernames are unique case insensitively.
 pub async fn usernames_are_unique_case_insensitively(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     h.user("Alice").await;
@@ -58,6 +60,7 @@ pub async fn usernames_are_unique_case_insensitively(store: Arc<dyn Store>) {
     assert_eq!(found.username, "Alice");
 }
 
+/// Checks that login failures do not reveal usernames.
 pub async fn login_failures_do_not_reveal_usernames(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let bob = h.user("bob").await;
@@ -77,6 +80,7 @@ pub async fn login_failures_do_not_reveal_usernames(store: Arc<dyn Store>) {
     ));
 }
 
+/// Checks that logout revokes the session.
 pub async fn logout_revokes_the_session(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     h.user("carol").await;
@@ -100,6 +104,7 @@ pub async fn logout_revokes_the_session(store: Arc<dyn Store>) {
     ));
 }
 
+/// Checks that sessions expire.
 pub async fn sessions_expire(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let (_, token) = h.service.signup("dave", "password123").await.unwrap();
@@ -127,6 +132,7 @@ pub async fn sessions_expire(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that deactivation kills sessions and blocks login.
 pub async fn deactivation_kills_sessions_and_blocks_login(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let admin = h.admin("root").await;
@@ -161,6 +167,7 @@ pub async fn deactivation_kills_sessions_and_blocks_login(store: Arc<dyn Store>)
     assert!(h.service.login("erin", "password123").await.is_ok());
 }
 
+/// Checks that invalid account input is rejected.
 pub async fn invalid_account_input_is_rejected(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let cases: [(&str, &str); 5] = [
@@ -195,6 +202,7 @@ pub async fn invalid_account_input_is_rejected(store: Arc<dyn Store>) {
     assert!(all.is_empty(), "nothing was written: {all:?}");
 }
 
+/// Checks that users are found by id and name.
 pub async fn users_are_found_by_id_and_name(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let gina = h.user("Gina").await;
@@ -216,6 +224,7 @@ pub async fn users_are_found_by_id_and_name(store: Arc<dyn Store>) {
     assert!(h.store.user_by_name("nobody").await.unwrap().is_none());
 }
 
+/// Checks that users are listed paged and searched.
 pub async fn users_are_listed_paged_and_searched(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let mut ids = Vec::new();
@@ -246,6 +255,7 @@ pub async fn users_are_listed_paged_and_searched(store: Arc<dyn Store>) {
     assert!(page(None, 0, None).await.is_empty());
 }
 
+/// Checks that session store primitives.
 pub async fn session_store_primitives(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let u = h.user("hank").await;

@@ -4,6 +4,7 @@ use super::Harness;
 use crate::{ChatError, Entity, Seq, Store, UserId};
 use std::sync::Arc;
 
+/// Checks that admin operations require admin.
 pub async fn admin_operations_require_admin(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -37,6 +38,7 @@ pub async fn admin_operations_require_admin(store: Arc<dyn Store>) {
     assert!(h.store.room(room.id).await.unwrap().is_some());
 }
 
+/// Checks that admins manage users rooms and messages.
 pub async fn admins_manage_users_rooms_and_messages(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let root = h.admin("root").await;

@@ -8,6 +8,7 @@ fn seqs(messages: &[crate::Message]) -> Vec<i64> {
     messages.iter().map(|m| m.seq.0).collect()
 }
 
+/// Checks that empty room has empty pages.
 pub async fn empty_room_has_empty_pages(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -33,6 +34,7 @@ pub async fn empty_room_has_empty_pages(store: Arc<dyn Store>) {
     }
 }
 
+/// Checks that latest before and after pages.
 pub async fn latest_before_and_after_pages(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -148,6 +150,7 @@ pub async fn latest_before_and_after_pages(store: Arc<dyn Store>) {
     assert!(none.is_empty(), "limit 0 gives nothing");
 }
 
+/// Checks that page limits are clamped.
 pub async fn page_limits_are_clamped(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -188,6 +191,7 @@ pub async fn page_limits_are_clamped(store: Arc<dyn Store>) {
     assert!(after.has_more);
 }
 
+/// Checks that deleted messages stay in history.
 pub async fn deleted_messages_stay_in_history(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;

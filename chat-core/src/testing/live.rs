@@ -23,6 +23,7 @@ async fn next_seq(feed: &mut RoomFeed) -> i64 {
     }
 }
 
+/// Checks that subscribers receive posts in order.
 pub async fn subscribers_receive_posts_in_order(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -61,6 +62,7 @@ pub async fn subscribers_receive_posts_in_order(store: Arc<dyn Store>) {
     assert!(nothing.is_err(), "rooms are isolated: {nothing:?}");
 }
 
+/// Checks that resume after seq has no gap and no duplicate.
 pub async fn resume_after_seq_has_no_gap_and_no_duplicate(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -108,6 +110,7 @@ pub async fn resume_after_seq_has_no_gap_and_no_duplicate(store: Arc<dyn Store>)
     assert_eq!(up_to_date.last_seq(), Seq(400));
 }
 
+/// Checks that lagging subscribers recover from the store.
 pub async fn lagging_subscribers_recover_from_the_store(store: Arc<dyn Store>) {
     let config = Config {
         subscriber_buffer: 4,
@@ -134,6 +137,7 @@ pub async fn lagging_subscribers_recover_from_the_store(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that presence and typing reach the room.
 pub async fn presence_and_typing_reach_the_room(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -192,6 +196,7 @@ pub async fn presence_and_typing_reach_the_room(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that room deletion ends feeds.
 pub async fn room_deletion_ends_feeds(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let root = h.admin("root").await;

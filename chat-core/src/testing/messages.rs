@@ -5,6 +5,7 @@ use crate::{ChatError, Clock, Entity, HistoryPage, Seq, Store, ValidationError};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+/// Checks that posts get consecutive seqs.
 pub async fn posts_get_consecutive_seqs(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -33,6 +34,7 @@ pub async fn posts_get_consecutive_seqs(store: Arc<dyn Store>) {
     assert!(h.store.message(room.id, Seq(-1)).await.unwrap().is_none());
 }
 
+/// Checks that concurrent posts get seqs one to hundred.
 pub async fn concurrent_posts_get_seqs_one_to_hundred(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let owner = h.user("owner").await;
@@ -91,6 +93,7 @@ pub async fn concurrent_posts_get_seqs_one_to_hundred(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that rooms have independent seqs.
 pub async fn rooms_have_independent_seqs(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -122,6 +125,7 @@ pub async fn rooms_have_independent_seqs(store: Arc<dyn Store>) {
     }
 }
 
+/// Checks that posts with client id are idempotent.
 pub async fn posts_with_client_id_are_idempotent(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -171,6 +175,7 @@ pub async fn posts_with_client_id_are_idempotent(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that concurrent duplicate posts store one message.
 pub async fn concurrent_duplicate_posts_store_one_message(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -198,6 +203,7 @@ pub async fn concurrent_duplicate_posts_store_one_message(store: Arc<dyn Store>)
     );
 }
 
+/// Checks that authors edit their own messages.
 pub async fn authors_edit_their_own_messages(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -264,6 +270,7 @@ pub async fn authors_edit_their_own_messages(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that deletes are soft and keep seq.
 pub async fn deletes_are_soft_and_keep_seq(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -311,6 +318,7 @@ pub async fn deletes_are_soft_and_keep_seq(store: Arc<dyn Store>) {
     assert_eq!(next.seq, Seq(3), "deleted messages keep their seq");
 }
 
+/// Checks that posting requires membership.
 pub async fn posting_requires_membership(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -343,6 +351,7 @@ pub async fn posting_requires_membership(store: Arc<dyn Store>) {
     ));
 }
 
+/// Checks that invalid message input is rejected.
 pub async fn invalid_message_input_is_rejected(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;

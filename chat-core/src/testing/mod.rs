@@ -16,16 +16,24 @@
 //! [`search`], [`admin`], [`live`] (subscriptions through the service and a [`LocalBroker`]),
 //! and [`model`] (a proptest model-based test against a tiny reference model).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// Cases about accounts and sessions.
 pub mod accounts;
+/// Cases about admin operations.
 pub mod admin;
+/// Cases about history pages.
 pub mod history;
+/// Cases about live subscriptions.
 pub mod live;
 mod macros;
+/// Cases about posting, editing and deleting.
 pub mod messages;
+/// The model-based property test.
 pub mod model;
+/// Cases about rooms and members.
 pub mod rooms;
+/// Cases about search.
 pub mod search;
 
 use crate::{ChatRoom, ChatService, Config, LocalBroker, ManualClock, Store, Timestamp, User};
@@ -34,9 +42,13 @@ use std::sync::Arc;
 
 /// A store wired into a service with a manual clock and a local broker.
 pub struct Harness {
+    /// The store under test.
     pub store: Arc<dyn Store>,
+    /// A service over the store and the broker.
     pub service: ChatService,
+    /// The service's clock, moved by hand.
     pub clock: Arc<ManualClock>,
+    /// The service's broker.
     pub broker: LocalBroker,
 }
 

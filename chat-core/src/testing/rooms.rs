@@ -7,6 +7,7 @@ use crate::{
 };
 use std::sync::Arc;
 
+/// Checks that rooms are created and found case insensitively.
 pub async fn rooms_are_created_and_found_case_insensitively(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let owner = h.user("olga").await;
@@ -35,6 +36,7 @@ pub async fn rooms_are_created_and_found_case_insensitively(store: Arc<dyn Store
     );
 }
 
+/// Checks that duplicate room names conflict.
 pub async fn duplicate_room_names_conflict(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let owner = h.user("olga").await;
@@ -48,6 +50,7 @@ pub async fn duplicate_room_names_conflict(store: Arc<dyn Store>) {
     }
 }
 
+/// Checks that duplicate name race creates one room.
 pub async fn duplicate_name_race_creates_one_room(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let mut users = Vec::new();
@@ -84,6 +87,7 @@ pub async fn duplicate_name_race_creates_one_room(store: Arc<dyn Store>) {
     assert_eq!(h.store.members(rooms[0].id).await.unwrap().len(), 1);
 }
 
+/// Checks that rooms are listed paged and searched.
 pub async fn rooms_are_listed_paged_and_searched(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let owner = h.user("olga").await;
@@ -131,6 +135,7 @@ pub async fn rooms_are_listed_paged_and_searched(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that members join and leave.
 pub async fn members_join_and_leave(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let owner = h.user("olga").await;
@@ -164,6 +169,7 @@ pub async fn members_join_and_leave(store: Arc<dyn Store>) {
     assert_eq!(h.store.members(room.id).await.unwrap().len(), 1);
 }
 
+/// Checks that unknown rooms are not found.
 pub async fn unknown_rooms_are_not_found(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let owner = h.user("olga").await;
@@ -204,6 +210,7 @@ pub async fn unknown_rooms_are_not_found(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that descriptions are edited and rooms deleted.
 pub async fn descriptions_are_edited_and_rooms_deleted(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let owner = h.user("olga").await;
@@ -268,6 +275,7 @@ pub async fn descriptions_are_edited_and_rooms_deleted(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that invalid room input is rejected.
 pub async fn invalid_room_input_is_rejected(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let owner = h.user("olga").await;

@@ -8,6 +8,7 @@ fn seqs(messages: &[crate::Message]) -> Vec<i64> {
     messages.iter().map(|m| m.seq.0).collect()
 }
 
+/// Checks that search matches word prefixes.
 pub async fn search_matches_word_prefixes(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -60,6 +61,7 @@ pub async fn search_matches_word_prefixes(store: Arc<dyn Store>) {
     );
 }
 
+/// Checks that search follows edits and deletes.
 pub async fn search_follows_edits_and_deletes(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
@@ -88,6 +90,7 @@ pub async fn search_follows_edits_and_deletes(store: Arc<dyn Store>) {
     assert_eq!(find("pears").await, [1]);
 }
 
+/// Checks that search is paged and scoped to the room.
 pub async fn search_is_paged_and_scoped_to_the_room(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let ann = h.user("ann").await;
