@@ -1,7 +1,7 @@
 //! The live side: subscribing to a room's feed, typing notices, presence, publishing.
 
 use super::ChatService;
-use crate::{ChatResult, RoomEvent, RoomFeed, RoomId, Seq, User, UserId};
+use crate::{ChatError, ChatResult, Entity, RoomEvent, RoomFeed, RoomId, Seq, User, UserId};
 
 impl ChatService {
     /// Subscribes `actor` to `room`'s events.
@@ -15,21 +15,22 @@ impl ChatService {
         room: RoomId,
         after: Option<Seq>,
     ) -> ChatResult<RoomFeed> {
-        let current = self.room_by_id(actor, room).await?;
+        // Fail fast on an unknown room.
+        self.room_by_id(actor, room).await?;
         // Subscribe before reading the room's position, so nothing committed between the two
-        // is missed (it is either read or delivered; duplicates are dropped by seq).
+        // is missed: it is either read from the store or delivered live (duplicates are
+        // dropped by seq).
         let subscription = self.broker().subscribe(room).await?;
-        let last_seq = match after {
-            Some(_) => current.last_seq,
-            None => self
-                .store()
-                .room(room)
-                .await?
-                .map_or(current.last_seq, |r| r.last_seq),
-        };
         let (start, catch_up) = match after {
-            Some(n) => (n.max(Seq::ZERO), n < last_seq),
-            None => (last_seq, false),
+            Some(n) => (n.max(Seq::ZERO), true),
+            None => {
+                let now = self
+                    .store()
+                    .room(room)
+                    .await?
+                    .ok_or(ChatError::NotFound(Entity::Room))?;
+                (now.last_seq, false)
+            }
         };
         Ok(RoomFeed::new(
             room,
