@@ -1,12 +1,8 @@
 //! Conformance cases: history pages and their edges.
 
-use super::Harness;
+use super::{Harness, seqs};
 use crate::{HistoryPage, Seq, Store};
 use std::sync::Arc;
-
-fn seqs(messages: &[crate::Message]) -> Vec<i64> {
-    messages.iter().map(|m| m.seq.0).collect()
-}
 
 /// Checks that empty room has empty pages.
 pub async fn empty_room_has_empty_pages(store: Arc<dyn Store>) {

@@ -101,6 +101,11 @@ impl Harness {
     }
 }
 
+/// The seqs of a page, as plain numbers for readable assertions.
+pub fn seqs(messages: &[crate::Message]) -> Vec<i64> {
+    messages.iter().map(|m| m.seq.0).collect()
+}
+
 /// Runs one case: builds a runtime, asks the factory for a store, runs the case on it.
 pub fn run<F, Fut, C, CFut>(name: &str, factory: F, case: C)
 where

@@ -1,12 +1,8 @@
 //! Conformance cases: full-text search within a room.
 
-use super::Harness;
+use super::{Harness, seqs};
 use crate::{ChatError, Seq, Store};
 use std::sync::Arc;
-
-fn seqs(messages: &[crate::Message]) -> Vec<i64> {
-    messages.iter().map(|m| m.seq.0).collect()
-}
 
 /// Checks that search matches word prefixes.
 pub async fn search_matches_word_prefixes(store: Arc<dyn Store>) {
