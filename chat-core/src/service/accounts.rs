@@ -80,6 +80,14 @@ impl ChatService {
         }
     }
 
+    /// Deletes sessions that have expired; servers call this periodically. Returns how many.
+    pub async fn purge_expired_sessions(&self) -> ChatResult<u64> {
+        Ok(self
+            .store()
+            .purge_expired_sessions(self.clock().now())
+            .await?)
+    }
+
     async fn open_session(&self, user: &User) -> ChatResult<SessionToken> {
         let token = SessionToken::generate()?;
         let now = self.clock().now();
