@@ -1,0 +1,127 @@
+//! `UserStore` for PostgreSQL: usernames unique case-insensitively through the `username_key`
+//! column, deactivation and session removal in one transaction.
+
+use crate::error::{backend, conflict_or_backend};
+use crate::{PostgresStore, sql};
+use async_trait::async_trait;
+use chat_core::{
+    Conflict, Entity, NewUser, StoreError, StoreResult, Timestamp, User, UserId, UserQuery,
+    UserStore,
+};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+/// Decodes a row with the columns `id, username, password_hash, is_admin, is_active,
+/// created_at`.
+pub(crate) fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: UserId(row.try_get("id")?),
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        is_admin: row.try_get("is_admin")?,
+        is_active: row.try_get("is_active")?,
+        created_at: Timestamp(row.try_get("created_at")?),
+    })
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (username, username_key, password_hash, is_admin, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, username, password_hash, is_admin, is_active, created_at",
+        )
+        .bind(&user.username)
+        .bind(sql::fold(&user.username))
+        .bind(&user.password_hash)
+        .bind(user.is_admin)
+        .bind(user.created_at.as_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict_or_backend(e, Conflict::Username))?;
+        user_from_row(&row).map_err(backend)
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT id, username, password_hash, is_admin, is_active, created_at
+             FROM users WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(user_from_row).transpose().map_err(backend)
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT id, username, password_hash, is_admin, is_active, created_at
+             FROM users WHERE username_key = $1",
+        )
+        .bind(sql::fold(username))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(user_from_row).transpose().map_err(backend)
+    }
+
+    async fn list_users(&self, query: UserQuery) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT id, username, password_hash, is_admin, is_active, created_at
+             FROM users
+             WHERE ($1::text IS NULL OR strpos(username_key, $1) > 0)
+               AND ($2::bigint IS NULL OR id > $2)
+             ORDER BY id
+             LIMIT $3",
+        )
+        .bind(query.search.as_deref().map(sql::fold))
+        .bind(query.after.map(|id| id.0))
+        .bind(sql::limit(query.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(user_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(backend)
+    }
+
+    async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "UPDATE users SET is_active = $2 WHERE id = $1
+             RETURNING id, username, password_hash, is_admin, is_active, created_at",
+        )
+        .bind(id.0)
+        .bind(active)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound(Entity::User))?;
+        if !active {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        user_from_row(&row).map_err(backend)
+    }
+
+    async fn set_user_admin(&self, id: UserId, admin: bool) -> StoreResult<User> {
+        let row = sqlx::query(
+            "UPDATE users SET is_admin = $2 WHERE id = $1
+             RETURNING id, username, password_hash, is_admin, is_active, created_at",
+        )
+        .bind(id.0)
+        .bind(admin)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound(Entity::User))?;
+        user_from_row(&row).map_err(backend)
+    }
+}
