@@ -89,6 +89,12 @@ impl LocalBroker {
             .map_or(0, broadcast::Sender::receiver_count)
     }
 
+    /// Ends every subscription: each receives [`Delivery::Closed`](super::Delivery) once it has
+    /// read what was already queued. Used when the broker shuts down.
+    pub fn close_all(&self) {
+        self.inner.rooms().clear();
+    }
+
     /// Rooms with at least one open subscription in this process.
     pub fn subscribed_rooms(&self) -> Vec<RoomId> {
         self.inner.rooms().keys().copied().collect()
@@ -179,6 +185,20 @@ mod tests {
         drop(a);
         assert_eq!(broker.subscribed_rooms(), vec![RoomId(7)]);
         drop(b);
+        assert!(broker.subscribed_rooms().is_empty());
+    }
+
+    #[tokio::test]
+    async fn close_all_ends_subscriptions() {
+        let broker = LocalBroker::new(4);
+        let mut a = broker.subscribe_local(RoomId(1));
+        broker.publish(RoomId(1), typing(1)).await.unwrap();
+        broker.close_all();
+        assert!(
+            matches!(a.recv().await, Delivery::Event(_)),
+            "queued events still arrive"
+        );
+        assert!(matches!(a.recv().await, Delivery::Closed));
         assert!(broker.subscribed_rooms().is_empty());
     }
 

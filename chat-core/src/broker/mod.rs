@@ -18,6 +18,11 @@ use async_trait::async_trait;
 /// Delivery is best effort but never silently lossy: a subscriber that falls behind receives
 /// [`Delivery::Lagged`] and re-reads the store by seq. Events published from one task to one room
 /// arrive in publish order.
+///
+/// A broker may deliver a `MessagePosted` more than once or out of seq order (for example a
+/// cross-node broker re-announcing a room's latest message after it lost its connection).
+/// Consumers of a raw [`Subscription`] must therefore drop messages by seq; [`RoomFeed`](crate::RoomFeed)
+/// does exactly that.
 #[async_trait]
 pub trait Broker: Send + Sync + 'static {
     /// Publishes an event to every current subscriber of `room` (on every node).
