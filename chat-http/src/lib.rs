@@ -1,1 +1,46 @@
-//! stub
+//! # chat-http
+//!
+//! The WebSocket protocol and JSON API of the chat library, written once, with thin adapters
+//! for axum (feature `axum`) and warp (feature `warp`). The protocol is documented in
+//! `docs/PROTOCOL.md` (protocol 1).
+//!
+//! Parts:
+//! - [`ChatHttp`] ([`chat`]): the handle an app builds from a `ChatService` and an
+//!   [`HttpConfig`] ([`config`]); `metrics()`, `shutdown()`.
+//! - [`protocol`]: the framework-free WebSocket engine: frame types, per-connection state,
+//!   bounded outbound queue with slow-consumer close, token-bucket rate limits, keepalive.
+//! - [`api`]: the JSON API handlers (accounts, rooms, admin) over a framework-free request
+//!   context; [`dispatch`] routes every non-WebSocket path and renders errors ([`error`]).
+//! - [`auth`]: session cookie / bearer token, Origin allow-list, CSRF check.
+//! - [`views`]: the JSON shapes of users, rooms and messages.
+//! - [`metrics`]: counters and a latency histogram in the Prometheus text format.
+//! - [`ui`]: the embedded web UI.
+//! - `axum` / `warp`: the adapters: `chat_http::axum::router(chat)` and
+//!   `chat_http::warp::routes(chat)`.
+//!
+//! ```ignore
+//! let chat = chat_http::ChatHttp::new(service, chat_http::HttpConfig::default());
+//! let app = axum::Router::new().merge(chat_http::axum::router(chat.clone()));
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod dispatch;
+pub mod error;
+pub mod metrics;
+pub mod protocol;
+pub mod ui;
+pub mod views;
+
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "warp")]
+pub mod warp;
+
+pub use chat::ChatHttp;
+pub use config::{HttpConfig, RateLimit};
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use protocol::{WsIn, WsOut, close_code};

@@ -1,0 +1,110 @@
+//! `/api/signup`, `/api/login`, `/api/logout` and `/api/me`: sessions as an HttpOnly,
+//! SameSite=Lax cookie for browsers and as a bearer token in the body for other clients.
+
+use super::Ctx;
+use crate::auth;
+use crate::dispatch::{json_response, no_content};
+use crate::error::ApiError;
+use crate::views::UserView;
+use bytes::Bytes;
+use chat_core::{SessionToken, User};
+use http::header::SET_COOKIE;
+use http::{Response, StatusCode};
+use serde::{Deserialize, Serialize};
+
+/// Body of sign up and log in.
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+#[derive(Serialize)]
+struct SessionBody<'a> {
+    user: UserView<'a>,
+    token: &'a str,
+}
+
+#[derive(Serialize)]
+struct MeBody<'a> {
+    user: UserView<'a>,
+}
+
+fn session_response(
+    ctx: &Ctx<'_>,
+    status: StatusCode,
+    user: &User,
+    token: &SessionToken,
+) -> Response<Bytes> {
+    let mut response = json_response(
+        status,
+        &SessionBody {
+            user: UserView::of(user),
+            token: token.as_str(),
+        },
+    );
+    let ttl = ctx.chat.service().config().session_ttl;
+    if let Some(cookie) = auth::session_cookie(token, ttl, ctx.chat.config().secure_cookies) {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// `POST /api/signup` `{"username","password"}` -> 201 `{"user","token"}` and the cookie.
+pub async fn signup(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
+    ctx.check_anonymous_write()?;
+    let body: Credentials = ctx.json()?;
+    let (user, token) = ctx
+        .chat
+        .service()
+        .signup(&body.username, &body.password)
+        .await?;
+    Ok(session_response(ctx, StatusCode::CREATED, &user, &token))
+}
+
+/// `POST /api/login` `{"username","password"}` -> 200 `{"user","token"}` and the cookie;
+/// 401 `invalid_credentials`; 429 after too many attempts for one username.
+pub async fn login(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
+    ctx.check_anonymous_write()?;
+    let body: Credentials = ctx.json()?;
+    let key = body.username.trim().to_lowercase();
+    if !ctx.chat.login_limiter().try_acquire(&key) {
+        ctx.chat
+            .metrics()
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(ApiError::rate_limited());
+    }
+    let (user, token) = ctx
+        .chat
+        .service()
+        .login(&body.username, &body.password)
+        .await?;
+    Ok(session_response(ctx, StatusCode::OK, &user, &token))
+}
+
+/// `POST /api/logout` -> 204, ends the session and clears the cookie.
+pub async fn logout(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
+    let (token, via) = auth::session_token(ctx.headers).ok_or_else(ApiError::unauthenticated)?;
+    auth::check_csrf(ctx.method, ctx.headers, Some(via), ctx.chat.config())?;
+    ctx.chat.service().logout(&token).await?;
+    let mut response = no_content();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        auth::clear_cookie(ctx.chat.config().secure_cookies),
+    );
+    Ok(response)
+}
+
+/// `GET /api/me` -> `{"user"}`.
+pub async fn me(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
+    let user = ctx.user().await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &MeBody {
+            user: UserView::of(&user),
+        },
+    ))
+}

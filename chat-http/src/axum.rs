@@ -1,0 +1,125 @@
+//! The axum adapter (feature `axum`): `router(chat)` mounts every route with one
+//! `Router::merge`. It only upgrades WebSockets (after [`ChatHttp::authorize_upgrade`]) and
+//! converts requests and responses; everything else is the framework-free layer.
+
+use crate::ChatHttp;
+use crate::error::ApiError;
+use crate::protocol::{WsIn, WsOut};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::response::Response;
+use axum::routing::{any, get};
+use futures::{SinkExt, StreamExt};
+
+/// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
+/// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). Merge it into an
+/// app: `app.merge(chat_http::axum::router(chat))`.
+pub fn router(chat: ChatHttp) -> Router {
+    let mut router = Router::new()
+        .route("/ws", get(upgrade))
+        .route("/api/{*rest}", any(handle))
+        .route("/healthz", any(handle));
+    if chat.config().serve_metrics {
+        router = router.route("/metrics", any(handle));
+    }
+    if chat.config().serve_ui {
+        for path in [
+            "/",
+            "/login",
+            "/signup",
+            "/admin",
+            "/rooms/{name}",
+            "/static/{file}",
+        ] {
+            router = router.route(path, any(handle));
+        }
+    }
+    router.with_state(chat)
+}
+
+fn to_axum(response: http::Response<bytes::Bytes>) -> Response {
+    response.map(Body::from)
+}
+
+async fn handle(State(chat): State<ChatHttp>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let limit = chat.config().max_body_bytes;
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return to_axum(chat.error_response(&ApiError::payload_too_large(limit)));
+    }
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => return to_axum(chat.error_response(&ApiError::payload_too_large(limit))),
+    };
+    to_axum(chat.handle(http::Request::from_parts(parts, body)).await)
+}
+
+async fn upgrade(State(chat): State<ChatHttp>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let user = match chat.authorize_upgrade(&parts.headers).await {
+        Ok(user) => user,
+        Err(e) => return to_axum(chat.error_response(&e)),
+    };
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            let e = ApiError::new(
+                rejection.status(),
+                "upgrade_required",
+                rejection.body_text(),
+            );
+            return to_axum(chat.error_response(&e));
+        }
+    };
+    chat.metrics()
+        .record_request(101, std::time::Duration::ZERO);
+    let config = chat.config();
+    ws.read_buffer_size(config.socket_buffer_bytes)
+        .write_buffer_size(config.socket_buffer_bytes)
+        .max_message_size(config.transport_max_message())
+        .max_frame_size(config.transport_max_message())
+        .on_upgrade(move |socket| serve(chat, user, socket))
+}
+
+async fn serve(chat: ChatHttp, user: chat_core::User, socket: WebSocket) {
+    let (sink, stream) = socket.split();
+    let sink =
+        sink.with(|out: WsOut| futures::future::ready(Ok::<_, axum::Error>(to_message(out))));
+    let stream = stream.map(|item| item.map(from_message));
+    chat.serve_socket(user, Box::pin(sink), stream).await;
+}
+
+fn to_message(out: WsOut) -> Message {
+    match out {
+        // The engine only emits UTF-8 JSON; should a frame fail validation it becomes binary.
+        WsOut::Text(bytes) => match axum::extract::ws::Utf8Bytes::try_from(bytes) {
+            Ok(text) => Message::Text(text),
+            Err(e) => {
+                tracing::error!(error = %e, "outgoing frame is not UTF-8");
+                Message::Close(None)
+            }
+        },
+        WsOut::Ping(bytes) => Message::Ping(bytes),
+        WsOut::Close { code, reason } => Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })),
+    }
+}
+
+fn from_message(message: Message) -> WsIn {
+    match message {
+        Message::Text(text) => WsIn::Text(text.into()),
+        Message::Binary(bytes) => WsIn::Binary(bytes),
+        Message::Ping(bytes) => WsIn::Ping(bytes),
+        Message::Pong(bytes) => WsIn::Pong(bytes),
+        Message::Close(_) => WsIn::Close,
+    }
+}

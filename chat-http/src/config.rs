@@ -1,0 +1,94 @@
+//! `HttpConfig`: every tunable of the HTTP and WebSocket layer in one place (origins, cookies,
+//! what to serve, and the per-connection limits of the protocol engine).
+
+use std::time::Duration;
+
+/// A token bucket: `burst` actions at once, refilled at `per_second` actions per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Bucket size: how many actions may happen back to back.
+    pub burst: u32,
+    /// Refill rate in actions per second.
+    pub per_second: f64,
+}
+
+impl RateLimit {
+    /// A bucket of `burst` refilled at `per_second`.
+    pub fn new(burst: u32, per_second: f64) -> RateLimit {
+        RateLimit { burst, per_second }
+    }
+}
+
+/// Configuration of [`ChatHttp`](crate::ChatHttp).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Origins (`scheme://host[:port]`) allowed to open WebSockets and to send cookie-authenticated
+    /// state-changing requests. Empty: only the server's own origin (the `Host` header).
+    pub allowed_origins: Vec<String>,
+    /// Marks the session cookie `Secure` (serve over HTTPS).
+    pub secure_cookies: bool,
+    /// Serves the embedded web UI (`/`, `/login`, `/signup`, `/rooms/{name}`, `/admin`, `/static/*`).
+    pub serve_ui: bool,
+    /// Serves Prometheus metrics at `/metrics`.
+    pub serve_metrics: bool,
+    /// Largest accepted HTTP request body in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Largest accepted WebSocket text frame in bytes; larger frames get a `frame_too_large`
+    /// error frame. Frames above four times this size (at least 64 KiB) close the connection
+    /// with 1009.
+    pub max_frame_bytes: usize,
+    /// How many rooms one connection may have joined at once.
+    pub max_rooms_per_connection: usize,
+    /// Frames buffered per connection.
+    pub outbound_queue: usize,
+    /// How long a full outbound queue may stay full before the connection counts as a slow
+    /// consumer and is closed with 4008 (bursts such as a resume catch-up wait meanwhile).
+    pub slow_consumer_grace: Duration,
+    /// Per-user rate of `send`, `edit` and `delete` frames (shared by all sockets of a user).
+    /// `None` disables it (benchmarks).
+    pub rate_limit: Option<RateLimit>,
+    /// Per-username rate of login attempts. `None` disables it.
+    pub login_rate_limit: Option<RateLimit>,
+    /// Consecutive rate-limited frames after which a connection is closed with 4029.
+    pub abuse_threshold: u32,
+    /// How often the server pings an idle socket.
+    pub ping_interval: Duration,
+    /// A socket from which nothing (not even a pong) arrives for this long is closed with 4000.
+    pub idle_timeout: Duration,
+    /// How often an open WebSocket re-reads its user: a deactivated (or deleted) user is
+    /// disconnected with 4001, and changed admin rights take effect.
+    pub session_check_interval: Duration,
+    /// Read and write buffer size of each WebSocket in bytes (tungstenite's default of 128 KiB
+    /// costs about 135 KB of memory per idle connection; 4 KiB costs about 7 KB).
+    pub socket_buffer_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            allowed_origins: Vec::new(),
+            secure_cookies: false,
+            serve_ui: true,
+            serve_metrics: true,
+            max_body_bytes: 64 * 1024,
+            max_frame_bytes: 16 * 1024,
+            max_rooms_per_connection: 64,
+            outbound_queue: 1024,
+            slow_consumer_grace: Duration::from_secs(2),
+            rate_limit: Some(RateLimit::new(20, 5.0)),
+            login_rate_limit: Some(RateLimit::new(10, 0.2)),
+            abuse_threshold: 50,
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            session_check_interval: Duration::from_secs(30),
+            socket_buffer_bytes: 4 * 1024,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The transport's hard message size limit: bigger messages close the socket with 1009.
+    pub fn transport_max_message(&self) -> usize {
+        self.max_frame_bytes.saturating_mul(4).max(64 * 1024)
+    }
+}

@@ -1,0 +1,483 @@
+//! The state of one WebSocket connection and what each client frame does: the user, the rooms
+//! joined with their forwarding tasks and presence guards, the rate-limit strikes. Every refusal
+//! becomes an `error` frame; the connection stays usable unless an abuse limit closes it.
+
+use super::frames::{self, ClientFrame, FrameError, ServerFrame};
+use super::outbound::{Outbound, close_code};
+use crate::ChatHttp;
+use crate::error::public_message;
+use crate::views::{MessageView, UserView};
+use bytes::Bytes;
+use chat_core::{
+    ChatError, ChatRoom, ChatService, FeedItem, HistoryPage, PresenceGuard, RoomEvent, RoomFeed,
+    RoomId, Seq, User, UserId,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Default page size of a `history` frame without `limit`.
+pub const DEFAULT_HISTORY_LIMIT: usize = 50;
+
+/// `typing` frames for one room closer together than this are ignored.
+pub const TYPING_INTERVAL: Duration = Duration::from_millis(1000);
+
+/// Messages from room forwarders to their connection.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// The room was deleted: forget it.
+    RoomGone(RoomId),
+}
+
+impl From<ChatError> for FrameError {
+    fn from(e: ChatError) -> Self {
+        FrameError {
+            code: e.code(),
+            message: public_message(&e),
+        }
+    }
+}
+
+/// A room this connection has joined.
+struct Joined {
+    room: ChatRoom,
+    key: String,
+    forwarder: JoinHandle<()>,
+    presence: PresenceGuard,
+}
+
+/// Per-connection state.
+pub(crate) struct Connection {
+    chat: ChatHttp,
+    user: User,
+    out: Outbound,
+    control: mpsc::UnboundedSender<Control>,
+    rooms: HashMap<RoomId, Joined>,
+    last_typing: HashMap<RoomId, Instant>,
+    strikes: u32,
+}
+
+/// The lookup key of a room name (names are unique case-insensitively).
+fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+impl Connection {
+    pub(crate) fn new(
+        chat: ChatHttp,
+        user: User,
+        out: Outbound,
+        control: mpsc::UnboundedSender<Control>,
+    ) -> Connection {
+        Connection {
+            chat,
+            user,
+            out,
+            control,
+            rooms: HashMap::new(),
+            last_typing: HashMap::new(),
+            strikes: 0,
+        }
+    }
+
+    fn service(&self) -> &ChatService {
+        self.chat.service()
+    }
+
+    async fn push(&self, frame: &ServerFrame<'_>) {
+        self.out.push(frames::encode(frame)).await;
+    }
+
+    /// Sends the `hello` frame.
+    pub(crate) async fn hello(&self) {
+        let config = self.chat.config();
+        self.push(&ServerFrame::Hello {
+            user: UserView::of(&self.user),
+            protocol: frames::PROTOCOL_VERSION,
+            max_frame_bytes: config.max_frame_bytes,
+            max_rooms: config.max_rooms_per_connection,
+        })
+        .await;
+    }
+
+    /// Sends an `error` frame for a refused client frame.
+    pub(crate) async fn refuse(&self, e: &FrameError, raw: Option<&[u8]>) {
+        self.refuse_in(e, raw, None, None).await;
+    }
+
+    async fn refuse_in(
+        &self,
+        e: &FrameError,
+        raw: Option<&[u8]>,
+        room: Option<&str>,
+        client_id: Option<&str>,
+    ) {
+        self.chat
+            .metrics()
+            .error_frames
+            .fetch_add(1, Ordering::Relaxed);
+        let reference = raw.and_then(frames::client_ref);
+        self.push(&ServerFrame::Error {
+            code: e.code,
+            message: &e.message,
+            reference: reference.as_ref(),
+            room,
+            client_id,
+        })
+        .await;
+    }
+
+    /// Handles one text frame.
+    pub(crate) async fn on_text(&mut self, text: Bytes) {
+        self.chat
+            .metrics()
+            .frames_received
+            .fetch_add(1, Ordering::Relaxed);
+        let max = self.chat.config().max_frame_bytes;
+        if text.len() > max {
+            let e = FrameError::new(
+                "frame_too_large",
+                format!("frame of {} bytes exceeds the limit of {max}", text.len()),
+            );
+            self.refuse(&e, None).await;
+            return;
+        }
+        let frame = match frames::parse(&text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.refuse(&e, Some(&text)).await;
+                return;
+            }
+        };
+        let (room, client_id) = match &frame {
+            ClientFrame::Send {
+                room, client_id, ..
+            } => (Some(room.clone()), client_id.clone()),
+            ClientFrame::Join { room, .. }
+            | ClientFrame::Leave { room }
+            | ClientFrame::Edit { room, .. }
+            | ClientFrame::Delete { room, .. }
+            | ClientFrame::Typing { room }
+            | ClientFrame::History { room, .. } => (Some(room.clone()), None),
+            ClientFrame::Ping {} => (None, None),
+        };
+        if let Err(e) = self.handle(frame).await {
+            self.refuse_in(&e, Some(&text), room.as_deref(), client_id.as_deref())
+                .await;
+        }
+    }
+
+    async fn handle(&mut self, frame: ClientFrame) -> Result<(), FrameError> {
+        match frame {
+            ClientFrame::Join { room, after_seq } => self.join(&room, after_seq).await,
+            ClientFrame::Leave { room } => self.leave(&room).await,
+            ClientFrame::Send {
+                room,
+                body,
+                client_id,
+            } => self.send(&room, &body, client_id.as_deref()).await,
+            ClientFrame::Edit { room, seq, body } => {
+                self.check_rate()?;
+                let room = self.resolve(&room).await?;
+                self.service()
+                    .edit(&self.user, room.id, Seq(seq), &body)
+                    .await?;
+                Ok(())
+            }
+            ClientFrame::Delete { room, seq } => {
+                self.check_rate()?;
+                let room = self.resolve(&room).await?;
+                self.service().delete(&self.user, room.id, Seq(seq)).await?;
+                Ok(())
+            }
+            ClientFrame::Typing { room } => self.typing(&room).await,
+            ClientFrame::History {
+                room,
+                before_seq,
+                limit,
+            } => self.history(&room, before_seq, limit).await,
+            ClientFrame::Ping {} => {
+                self.push(&ServerFrame::Pong {}).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// The room called `name`: from the joined rooms, else from the store.
+    async fn resolve(&self, name: &str) -> Result<ChatRoom, FrameError> {
+        let key = name_key(name);
+        if let Some(j) = self.rooms.values().find(|j| j.key == key) {
+            return Ok(j.room.clone());
+        }
+        Ok(self.service().room(&self.user, name).await?)
+    }
+
+    fn check_rate(&mut self) -> Result<(), FrameError> {
+        if self.chat.send_limiter().try_acquire(&self.user.id) {
+            self.strikes = 0;
+            return Ok(());
+        }
+        self.chat
+            .metrics()
+            .rate_limited
+            .fetch_add(1, Ordering::Relaxed);
+        self.strikes = self.strikes.saturating_add(1);
+        if self.strikes >= self.chat.config().abuse_threshold.max(1) {
+            self.out
+                .close_signal()
+                .close(close_code::RATE_ABUSE, "rate limit abuse", true);
+        }
+        Err(FrameError::new(
+            "rate_limited",
+            "sending too fast; wait a moment and retry with the same client_id",
+        ))
+    }
+
+    async fn join(&mut self, name: &str, after_seq: Option<i64>) -> Result<(), FrameError> {
+        let room = self.service().room(&self.user, name).await?;
+        let previous = self.rooms.remove(&room.id);
+        if previous.is_none() && self.rooms.len() >= self.chat.config().max_rooms_per_connection {
+            return Err(FrameError::new(
+                "too_many_rooms",
+                format!(
+                    "a connection may join at most {} rooms",
+                    self.chat.config().max_rooms_per_connection
+                ),
+            ));
+        }
+        let presence = match previous {
+            Some(old) => {
+                old.forwarder.abort();
+                old.presence
+            }
+            None => {
+                self.service().join_room(&self.user, room.id).await?;
+                self.service().enter_presence(&self.user, room.id).await
+            }
+        };
+        let feed = match self
+            .service()
+            .subscribe(&self.user, room.id, after_seq.map(Seq))
+            .await
+        {
+            Ok(feed) => feed,
+            Err(e) => {
+                presence.leave().await;
+                return Err(e.into());
+            }
+        };
+        let members = self.service().members(&self.user, room.id).await?;
+        let online = self.service().online(room.id);
+        let last_seq = match after_seq {
+            Some(_) => room.last_seq.max(feed.last_seq()),
+            None => feed.last_seq(),
+        };
+        self.push(&ServerFrame::Joined {
+            room: &room.name,
+            last_seq: last_seq.0,
+            description: &room.description,
+            members: members.iter().map(|m| m.username.as_str()).collect(),
+            online,
+        })
+        .await;
+        let forwarder = tokio::spawn(forward(
+            feed,
+            Arc::from(room.name.as_str()),
+            self.user.id,
+            self.out.clone(),
+            self.service().clone(),
+            self.control.clone(),
+        ));
+        let key = name_key(&room.name);
+        self.rooms.insert(
+            room.id,
+            Joined {
+                room,
+                key,
+                forwarder,
+                presence,
+            },
+        );
+        Ok(())
+    }
+
+    async fn leave(&mut self, name: &str) -> Result<(), FrameError> {
+        let key = name_key(name);
+        let id = self
+            .rooms
+            .iter()
+            .find(|(_, j)| j.key == key)
+            .map(|(id, _)| *id);
+        let Some(joined) = id.and_then(|id| self.rooms.remove(&id)) else {
+            return Err(FrameError::new(
+                "not_joined",
+                "this connection has not joined that room",
+            ));
+        };
+        joined.forwarder.abort();
+        joined.presence.leave().await;
+        self.push(&ServerFrame::Left {
+            room: &joined.room.name,
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn send(
+        &mut self,
+        name: &str,
+        body: &str,
+        client_id: Option<&str>,
+    ) -> Result<(), FrameError> {
+        self.check_rate()?;
+        let room = self.resolve(name).await?;
+        let posted = self
+            .service()
+            .post(&self.user, room.id, body, client_id)
+            .await?;
+        if !posted.duplicate {
+            self.chat
+                .metrics()
+                .messages_posted
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.push(&ServerFrame::Ack {
+            room: &room.name,
+            client_id,
+            seq: posted.message.seq.0,
+            id: posted.message.id.0,
+            duplicate: posted.duplicate,
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn typing(&mut self, name: &str) -> Result<(), FrameError> {
+        let room = self.resolve(name).await?;
+        let now = Instant::now();
+        if let Some(last) = self.last_typing.get(&room.id)
+            && now.saturating_duration_since(*last) < TYPING_INTERVAL
+        {
+            return Ok(());
+        }
+        if self.last_typing.len() > 256 {
+            self.last_typing.clear();
+        }
+        self.last_typing.insert(room.id, now);
+        self.service().typing(&self.user, room.id).await?;
+        Ok(())
+    }
+
+    async fn history(
+        &mut self,
+        name: &str,
+        before_seq: Option<i64>,
+        limit: Option<usize>,
+    ) -> Result<(), FrameError> {
+        let room = self.resolve(name).await?;
+        let limit = limit.unwrap_or(DEFAULT_HISTORY_LIMIT);
+        let page = match before_seq {
+            Some(seq) => HistoryPage::Before {
+                seq: Seq(seq),
+                limit,
+            },
+            None => HistoryPage::Latest { limit },
+        };
+        let slice = self.service().history(&self.user, room.id, page).await?;
+        self.push(&ServerFrame::History {
+            room: &room.name,
+            messages: MessageView::all(&room.name, &slice.messages),
+            has_more: slice.has_more,
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Re-reads the user. Returns `false` when they were deactivated or deleted; store errors
+    /// keep the connection (the next check retries).
+    pub(crate) async fn refresh_user(&mut self) -> bool {
+        match self.service().store().user(self.user.id).await {
+            Ok(Some(user)) if user.is_active => {
+                self.user = user;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "re-reading a connected user failed");
+                true
+            }
+        }
+    }
+
+    /// Handles a message from a room forwarder.
+    pub(crate) fn on_control(&mut self, control: Control) {
+        match control {
+            Control::RoomGone(id) => {
+                if let Some(joined) = self.rooms.remove(&id) {
+                    joined.forwarder.abort();
+                }
+            }
+        }
+    }
+
+    /// Stops every room forwarder and counts the connection out of every room's presence.
+    pub(crate) async fn finish(&mut self) {
+        for (_, joined) in self.rooms.drain() {
+            joined.forwarder.abort();
+            joined.presence.leave().await;
+        }
+    }
+}
+
+/// Forwards one room's feed into the connection's queue until the connection or the room ends.
+async fn forward(
+    mut feed: RoomFeed,
+    room: Arc<str>,
+    me: UserId,
+    out: Outbound,
+    service: ChatService,
+    control: mpsc::UnboundedSender<Control>,
+) {
+    loop {
+        match feed.next().await {
+            Ok(Some(FeedItem::Event(env))) => {
+                if matches!(&env.event, RoomEvent::Typing { user, .. } if *user == me) {
+                    continue;
+                }
+                let room_id = env.room;
+                let frame =
+                    env.encoded(|e| frames::encode_event(&room, e, || service.online(room_id)));
+                if !out.push(frame).await {
+                    return;
+                }
+            }
+            Ok(Some(FeedItem::RoomDeleted)) => {
+                out.push(frames::encode(&ServerFrame::RoomDeleted { room: &room }))
+                    .await;
+                let _ = control.send(Control::RoomGone(feed.room()));
+                return;
+            }
+            Ok(None) => {
+                out.close_signal().close(
+                    close_code::INTERNAL,
+                    "room feed ended; reconnect and resume with after_seq",
+                    true,
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(room = %room, error = %e, "room feed failed");
+                out.close_signal().close(
+                    close_code::INTERNAL,
+                    "room feed failed; reconnect and resume with after_seq",
+                    true,
+                );
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The web UI, embedded in the binary with `include_bytes!` so it works offline: the page
+//! routes (`/`, `/login`, `/signup`, `/rooms/{name}`, `/admin`) and `/static/{file}`.
+
+use crate::api::Ctx;
+use crate::auth;
+use crate::dispatch::text_response;
+use crate::error::ApiError;
+use bytes::Bytes;
+use http::header::{HeaderName, LOCATION};
+use http::{HeaderValue, Method, Response, StatusCode};
+
+/// Every embedded file: name under `/static/`, bytes, content type.
+pub const ASSETS: [(&str, &[u8], &str); 6] = [
+    (
+        "index.html",
+        include_bytes!("../ui/index.html"),
+        "text/html; charset=utf-8",
+    ),
+    (
+        "admin.html",
+        include_bytes!("../ui/admin.html"),
+        "text/html; charset=utf-8",
+    ),
+    (
+        "app.js",
+        include_bytes!("../ui/app.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "admin.js",
+        include_bytes!("../ui/admin.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "api.js",
+        include_bytes!("../ui/api.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "style.css",
+        include_bytes!("../ui/style.css"),
+        "text/css; charset=utf-8",
+    ),
+];
+
+/// An embedded file by name: its bytes and content type.
+pub fn asset(name: &str) -> Option<(&'static [u8], &'static str)> {
+    ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, bytes, kind)| (*bytes, *kind))
+}
+
+fn file(name: &str) -> Result<Response<Bytes>, ApiError> {
+    let (bytes, kind) = asset(name).ok_or_else(ApiError::not_found)?;
+    let mut response = text_response(StatusCode::OK, kind, Bytes::from_static(bytes));
+    let headers = response.headers_mut();
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'; base-uri 'self'"),
+    );
+    Ok(response)
+}
+
+/// Serves a UI path, or 404.
+pub(crate) async fn page(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
+    let is_page = matches!(path, "/" | "/login" | "/signup" | "/admin")
+        || path
+            .strip_prefix("/rooms/")
+            .is_some_and(|n| !n.is_empty() && !n.contains('/'));
+    let asset = path.strip_prefix("/static/").filter(|n| !n.contains('/'));
+    if !is_page && asset.is_none() {
+        return Err(ApiError::not_found());
+    }
+    ctx.allow(&[Method::GET, Method::HEAD])?;
+    if let Some(name) = asset {
+        return file(name);
+    }
+    if path != "/admin" {
+        return file("index.html");
+    }
+    let user = match auth::session_token(ctx.headers) {
+        Some((token, _)) => ctx.chat.service().authenticate(&token).await.ok(),
+        None => None,
+    };
+    match user {
+        None => {
+            let mut response =
+                text_response(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
+            response
+                .headers_mut()
+                .insert(LOCATION, HeaderValue::from_static("/login"));
+            Ok(response)
+        }
+        Some(u) if !u.is_admin => Ok(text_response(
+            StatusCode::FORBIDDEN,
+            "text/html; charset=utf-8",
+            "<!doctype html><title>Forbidden</title><h1>403 Forbidden</h1><p>The admin panel is for admins only. <a href=\"/\">Back to the chat</a></p>\n",
+        )),
+        Some(_) => file("admin.html"),
+    }
+}

@@ -1,0 +1,230 @@
+//! The warp adapter (feature `warp`): `routes(chat)` is one filter to combine with `.or(...)`.
+//! It performs the WebSocket upgrade itself (hyper's `OnUpgrade` + tokio-tungstenite, the
+//! same stack warp uses) because warp's `Ws` cannot set the read buffer size, which dominates
+//! the memory of idle connections. Everything else is the framework-free layer.
+
+use crate::ChatHttp;
+use crate::error::ApiError;
+use crate::protocol::{WsIn, WsOut};
+use bytes::{Buf, Bytes, BytesMut};
+use futures::{SinkExt, Stream, StreamExt, TryStreamExt};
+use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use warp::filters::path::FullPath;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+/// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
+/// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). The filter answers
+/// every request it sees (unknown paths get a JSON 404), so put an app's own routes first:
+/// `app_routes.or(chat_http::warp::routes(chat))`.
+pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let with_chat = {
+        let chat = chat.clone();
+        warp::any().map(move || chat.clone())
+    };
+    let ws = warp::path("ws")
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(with_chat.clone())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<OnUpgrade>())
+        .then(upgrade);
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    let other = with_chat
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(handle);
+    ws.or(other)
+        .unify()
+        .recover(|_rejection: warp::Rejection| async move {
+            Ok::<_, Infallible>(to_warp(crate::dispatch::error_response(
+                &ApiError::not_found(),
+            )))
+        })
+}
+
+fn to_warp(response: http::Response<Bytes>) -> Response {
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, body.into())
+}
+
+async fn handle<S, B>(
+    chat: ChatHttp,
+    method: Method,
+    path: FullPath,
+    query: String,
+    headers: HeaderMap,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let limit = chat.config().max_body_bytes;
+    let body = match read_body(body, limit).await {
+        Ok(body) => body,
+        Err(e) => return to_warp(chat.error_response(&e)),
+    };
+    let uri = if query.is_empty() {
+        path.as_str().to_owned()
+    } else {
+        format!("{}?{query}", path.as_str())
+    };
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.headers_mut() = headers;
+    match uri.parse() {
+        Ok(uri) => *request.uri_mut() = uri,
+        Err(_) => {
+            let e = ApiError::bad_request("bad_request", "malformed request target");
+            return to_warp(chat.error_response(&e));
+        }
+    }
+    to_warp(chat.handle(request).await)
+}
+
+/// Collects a body of at most `limit` bytes (413 beyond).
+async fn read_body<S, B>(mut body: S, limit: usize) -> Result<Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| ApiError::bad_request("bad_body", format!("reading the body failed: {e}")))?
+    {
+        if buf.len() + chunk.remaining() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        let mut chunk = chunk;
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            buf.extend_from_slice(part);
+            chunk.advance(n);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+async fn upgrade(chat: ChatHttp, headers: HeaderMap, on_upgrade: Option<OnUpgrade>) -> Response {
+    let user = match chat.authorize_upgrade(&headers).await {
+        Ok(user) => user,
+        Err(e) => return to_warp(chat.error_response(&e)),
+    };
+    let is_websocket = headers
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let version_ok = headers
+        .get("sec-websocket-version")
+        .is_some_and(|v| v.as_bytes() == b"13");
+    let (Some(key), Some(on_upgrade), true, true) = (
+        headers.get(SEC_WEBSOCKET_KEY),
+        on_upgrade,
+        is_websocket,
+        version_ok,
+    ) else {
+        let e = ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "upgrade_required",
+            "this endpoint only speaks WebSocket (version 13)",
+        );
+        let mut response = chat.error_response(&e);
+        response
+            .headers_mut()
+            .insert(UPGRADE, HeaderValue::from_static("websocket"));
+        return to_warp(response);
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let Ok(accept) = HeaderValue::from_str(&accept) else {
+        return to_warp(chat.error_response(&ApiError::bad_request(
+            "bad_request",
+            "malformed Sec-WebSocket-Key",
+        )));
+    };
+    let config = chat.config();
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(config.socket_buffer_bytes)
+        .write_buffer_size(config.socket_buffer_bytes)
+        .max_message_size(Some(config.transport_max_message()))
+        .max_frame_size(Some(config.transport_max_message()));
+    let serving = chat.clone();
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(ws_config),
+                )
+                .await;
+                serve(serving, user, socket).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+        }
+    });
+    let mut response = http::Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    chat.metrics()
+        .record_request(101, std::time::Duration::ZERO);
+    to_warp(response)
+}
+
+async fn serve<T>(chat: ChatHttp, user: chat_core::User, socket: WebSocketStream<T>)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sink, stream) = socket.split();
+    let sink = sink.with(|out: WsOut| futures::future::ready(Ok::<_, WsError>(to_message(out))));
+    let stream = stream.map(|item| match item {
+        Ok(message) => Ok(from_message(message)),
+        Err(WsError::Capacity(_)) => Ok(WsIn::TooBig),
+        Err(e) => Err(e),
+    });
+    chat.serve_socket(user, Box::pin(sink), stream).await;
+}
+
+fn to_message(out: WsOut) -> Message {
+    match out {
+        WsOut::Text(bytes) => match Utf8Bytes::try_from(bytes) {
+            Ok(text) => Message::Text(text),
+            Err(e) => {
+                tracing::error!(error = %e, "outgoing frame is not UTF-8");
+                Message::Close(None)
+            }
+        },
+        WsOut::Ping(bytes) => Message::Ping(bytes),
+        WsOut::Close { code, reason } => Message::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        })),
+    }
+}
+
+fn from_message(message: Message) -> WsIn {
+    match message {
+        Message::Text(text) => WsIn::Text(text.into()),
+        Message::Binary(bytes) => WsIn::Binary(bytes),
+        Message::Ping(bytes) => WsIn::Ping(bytes),
+        Message::Pong(bytes) => WsIn::Pong(bytes),
+        Message::Close(_) | Message::Frame(_) => WsIn::Close,
+    }
+}

@@ -1,0 +1,564 @@
+//! Unit tests of the protocol engine over channels: no server, no sockets (like axum's
+//! testing-websockets example). Each test drives `ChatHttp::serve_socket` with a channel
+//! standing in for the WebSocket.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::Bytes;
+use chat_core::{ChatService, Config, LocalBroker, User};
+use chat_http::{ChatHttp, HttpConfig, RateLimit, WsIn, WsOut, close_code};
+use chat_store_memory::MemoryStore;
+use futures::StreamExt;
+use futures::channel::mpsc;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn chat(config: HttpConfig) -> ChatHttp {
+    let service = ChatService::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(LocalBroker::default()),
+        Config::for_tests(),
+    );
+    ChatHttp::new(service, config)
+}
+
+async fn user(chat: &ChatHttp, name: &str) -> User {
+    chat.service().signup(name, "password123").await.unwrap().0
+}
+
+struct Client {
+    tx: mpsc::UnboundedSender<Result<WsIn, Infallible>>,
+    rx: mpsc::Receiver<WsOut>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Client {
+    async fn connect(chat: &ChatHttp, user: &User) -> Client {
+        Client::with_capacity(chat, user, 1024).await
+    }
+
+    async fn with_capacity(chat: &ChatHttp, user: &User, capacity: usize) -> Client {
+        let (in_tx, in_rx) = mpsc::unbounded();
+        let (out_tx, out_rx) = mpsc::channel(capacity);
+        let (chat, user) = (chat.clone(), user.clone());
+        let task = tokio::spawn(async move { chat.serve_socket(user, out_tx, in_rx).await });
+        let mut client = Client {
+            tx: in_tx,
+            rx: out_rx,
+            task,
+        };
+        assert_eq!(client.next().await["type"], "hello");
+        client
+    }
+
+    fn send(&self, frame: Value) {
+        self.raw(WsIn::Text(Bytes::from(frame.to_string())));
+    }
+
+    fn raw(&self, msg: WsIn) {
+        self.tx.unbounded_send(Ok(msg)).unwrap();
+    }
+
+    /// The next frame other than a ping; panics on close or timeout.
+    async fn next(&mut self) -> Value {
+        loop {
+            match tokio::time::timeout(WAIT, self.rx.next()).await {
+                Ok(Some(WsOut::Text(b))) => return serde_json::from_slice(&b).unwrap(),
+                Ok(Some(WsOut::Ping(_))) => continue,
+                other => panic!("expected a frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame of type `kind`, skipping others.
+    async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let f = self.next().await;
+            if f["type"] == kind {
+                return f;
+            }
+        }
+    }
+
+    /// Reads until the close frame; returns its code.
+    async fn close_code(&mut self) -> u16 {
+        loop {
+            match tokio::time::timeout(WAIT, self.rx.next()).await {
+                Ok(Some(WsOut::Close { code, .. })) => return code,
+                Ok(Some(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
+    async fn join(&mut self, room: &str) -> Value {
+        self.send(json!({"type":"join","room":room}));
+        self.next_of("joined").await
+    }
+}
+
+#[tokio::test]
+async fn join_send_ack_and_fan_out_with_isolation() {
+    let chat = chat(HttpConfig::default());
+    let (ann, bob) = (user(&chat, "ann").await, user(&chat, "bob").await);
+    chat.service()
+        .create_room(&ann, "general", "")
+        .await
+        .unwrap();
+    chat.service().create_room(&ann, "other", "").await.unwrap();
+    let mut a = Client::connect(&chat, &ann).await;
+    let mut b = Client::connect(&chat, &bob).await;
+    let joined = a.join("General").await;
+    assert_eq!(joined["room"], "general", "canonical name");
+    assert_eq!(joined["last_seq"], 0);
+    let joined = b.join("general").await;
+    assert_eq!(joined["members"], json!(["ann", "bob"]));
+    assert_eq!(joined["online"], json!(["ann", "bob"]));
+    b.join("other").await;
+
+    a.send(json!({"type":"send","room":"general","body":"hello","client_id":"c1"}));
+    let ack = a.next_of("ack").await;
+    assert_eq!(
+        (ack["seq"].clone(), ack["client_id"].clone()),
+        (json!(1), json!("c1"))
+    );
+    let m = b.next_of("message").await;
+    assert_eq!(m["room"], "general");
+    assert_eq!(m["body"], "hello");
+    assert_eq!(m["author"], "ann");
+    assert_eq!(m["seq"], 1);
+    assert!(m["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        a.next_of("message").await["client_id"],
+        "c1",
+        "sender gets its own copy"
+    );
+
+    // Room isolation: a message in "other" reaches only "other" subscribers.
+    b.send(json!({"type":"send","room":"other","body":"elsewhere"}));
+    assert_eq!(b.next_of("message").await["room"], "other");
+    a.send(json!({"type":"ping"}));
+    let f = a.next().await;
+    assert_eq!(f["type"], "pong", "ann saw nothing from other: {f}");
+    assert_eq!(chat.metrics().messages_posted.load(Ordering::Relaxed), 2);
+}
+
+#[tokio::test]
+async fn every_bad_frame_gets_an_error_and_the_connection_survives() {
+    let config = HttpConfig {
+        max_frame_bytes: 1024,
+        rate_limit: Some(RateLimit::new(3, 0.001)),
+        ..HttpConfig::default()
+    };
+    let chat = chat(config);
+    let (ann, bob) = (user(&chat, "ann").await, user(&chat, "bob").await);
+    chat.service().create_room(&ann, "mine", "").await.unwrap();
+    let mut a = Client::connect(&chat, &ann).await;
+    let mut b = Client::connect(&chat, &bob).await;
+
+    let cases: Vec<(WsIn, &str)> = vec![
+        (WsIn::Text(Bytes::from_static(b"{not json")), "invalid_json"),
+        (
+            WsIn::Text(Bytes::from_static(br#"{"type":"dance","ref":1}"#)),
+            "unknown_type",
+        ),
+        (
+            WsIn::Text(Bytes::from_static(br#"{"type":"send","room":"mine"}"#)),
+            "missing_field",
+        ),
+        (
+            WsIn::Text(Bytes::from_static(
+                br#"{"type":"delete","room":"mine","seq":"x"}"#,
+            )),
+            "bad_field",
+        ),
+        (
+            WsIn::Text(Bytes::from(format!(
+                r#"{{"type":"send","room":"mine","body":"{}"}}"#,
+                "x".repeat(2000)
+            ))),
+            "frame_too_large",
+        ),
+        (
+            WsIn::Binary(Bytes::from_static(b"\x00\x01")),
+            "binary_not_supported",
+        ),
+        (
+            WsIn::Text(Bytes::from_static(br#"{"type":"join","room":"nowhere"}"#)),
+            "unknown_room",
+        ),
+        (
+            WsIn::Text(Bytes::from_static(br#"{"type":"leave","room":"mine"}"#)),
+            "not_joined",
+        ),
+    ];
+    for (frame, code) in cases {
+        b.raw(frame);
+        let e = b.next_of("error").await;
+        assert_eq!(e["code"], code, "{e}");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // not a member
+    b.send(json!({"type":"send","room":"mine","body":"hi","client_id":"x1","ref":"r9"}));
+    let e = b.next_of("error").await;
+    assert_eq!(
+        (e["code"].clone(), e["ref"].clone(), e["client_id"].clone()),
+        (json!("not_member"), json!("r9"), json!("x1"))
+    );
+    // forbidden: editing someone else's message
+    a.join("mine").await;
+    b.join("mine").await;
+    a.send(json!({"type":"send","room":"mine","body":"ann's"}));
+    a.next_of("ack").await;
+    b.send(json!({"type":"edit","room":"mine","seq":1,"body":"hacked"}));
+    assert_eq!(b.next_of("error").await["code"], "forbidden");
+    // invalid body
+    b.send(json!({"type":"send","room":"mine","body":"   "}));
+    assert_eq!(b.next_of("error").await["code"], "invalid_body");
+    // rate limited: the bucket of 3 is used up by edit + send above
+    b.send(json!({"type":"send","room":"mine","body":"one more"}));
+    assert_eq!(b.next_of("error").await["code"], "rate_limited");
+    // still usable
+    b.send(json!({"type":"history","room":"mine"}));
+    let h = b.next_of("history").await;
+    assert_eq!(h["messages"][0]["body"], "ann's");
+    assert_eq!(h["has_more"], false);
+    b.send(json!({"type":"ping"}));
+    assert_eq!(b.next_of("pong").await["type"], "pong");
+    assert!(!b.task.is_finished());
+}
+
+#[tokio::test]
+async fn resume_after_seq_has_no_gap_and_no_duplicate() {
+    let chat = chat(HttpConfig::default());
+    let ann = user(&chat, "ann").await;
+    let room = chat.service().create_room(&ann, "r", "").await.unwrap();
+    for i in 1..=5 {
+        chat.service()
+            .post(&ann, room.id, &format!("m{i}"), None)
+            .await
+            .unwrap();
+    }
+    let mut a = Client::connect(&chat, &ann).await;
+    a.send(json!({"type":"join","room":"r","after_seq":2}));
+    assert_eq!(a.next_of("joined").await["last_seq"], 5);
+    for seq in 3..=5 {
+        assert_eq!(a.next_of("message").await["seq"], seq);
+    }
+    chat.service()
+        .post(&ann, room.id, "m6", None)
+        .await
+        .unwrap();
+    assert_eq!(a.next_of("message").await["seq"], 6);
+    // idempotent resend: same client_id twice gives one message
+    a.send(json!({"type":"send","room":"r","body":"once","client_id":"k"}));
+    let first = a.next_of("ack").await;
+    a.send(json!({"type":"send","room":"r","body":"once","client_id":"k"}));
+    let second = a.next_of("ack").await;
+    assert_eq!(first["seq"], second["seq"]);
+    assert_eq!(second["duplicate"], true);
+    let h = chat
+        .service()
+        .history(&ann, room.id, chat_core::HistoryPage::Latest { limit: 50 })
+        .await
+        .unwrap();
+    assert_eq!(h.messages.len(), 7);
+}
+
+#[tokio::test]
+async fn slow_consumer_is_closed_and_others_keep_receiving() {
+    let config = HttpConfig {
+        outbound_queue: 16,
+        slow_consumer_grace: Duration::from_millis(200),
+        rate_limit: None,
+        ..HttpConfig::default()
+    };
+    let chat = chat(config);
+    let (ann, bob) = (user(&chat, "ann").await, user(&chat, "bob").await);
+    let room = chat.service().create_room(&ann, "r", "").await.unwrap();
+    let mut fast = Client::connect(&chat, &ann).await;
+    fast.join("r").await;
+    // The slow client's "socket" holds one frame and is never read while messages flow.
+    let mut slow = Client::with_capacity(&chat, &bob, 1).await;
+    slow.send(json!({"type":"join","room":"r"}));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..100 {
+        chat.service()
+            .post(&ann, room.id, &format!("m{i}"), None)
+            .await
+            .unwrap();
+        tokio::task::yield_now().await;
+    }
+    for i in 0..100 {
+        assert_eq!(fast.next_of("message").await["body"], format!("m{i}"));
+    }
+    // Still stalled after the grace period: closed.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(slow.close_code().await, close_code::SLOW_CONSUMER);
+    tokio::time::timeout(WAIT, &mut slow.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        chat.metrics().send_queue_overflows.load(Ordering::Relaxed),
+        1
+    );
+    assert!(!fast.task.is_finished());
+}
+
+#[tokio::test]
+async fn presence_counts_every_socket_of_a_user() {
+    let chat = chat(HttpConfig::default());
+    let (ann, bob) = (user(&chat, "ann").await, user(&chat, "bob").await);
+    chat.service().create_room(&ann, "r", "").await.unwrap();
+    let mut watcher = Client::connect(&chat, &ann).await;
+    watcher.join("r").await;
+    let mut b1 = Client::connect(&chat, &bob).await;
+    b1.join("r").await;
+    let p = watcher.next_of("presence").await;
+    assert_eq!(
+        (p["user"].clone(), p["status"].clone()),
+        (json!("bob"), json!("online"))
+    );
+    let mut b2 = Client::connect(&chat, &bob).await;
+    assert_eq!(b2.join("r").await["online"], json!(["ann", "bob"]));
+    drop(b1.tx);
+    b1.task.await.unwrap();
+    b2.send(json!({"type":"typing","room":"r"}));
+    // bob's second tab keeps him online: the next event is the typing notice, not "offline".
+    let f = watcher.next().await;
+    assert_eq!(
+        (f["type"].clone(), f["user"].clone()),
+        (json!("typing"), json!("bob")),
+        "{f}"
+    );
+    b2.send(json!({"type":"leave","room":"r"}));
+    assert_eq!(b2.next_of("left").await["room"], "r");
+    let p = watcher.next_of("presence").await;
+    assert_eq!(
+        (p["status"].clone(), p["online"].clone()),
+        (json!("offline"), json!(["ann"]))
+    );
+}
+
+#[tokio::test]
+async fn shutdown_closes_with_going_away_after_in_flight_work() {
+    let chat = chat(HttpConfig::default());
+    let ann = user(&chat, "ann").await;
+    chat.service().create_room(&ann, "r", "").await.unwrap();
+    let mut a = Client::connect(&chat, &ann).await;
+    a.join("r").await;
+    a.send(json!({"type":"send","room":"r","body":"last words","client_id":"z"}));
+    a.next_of("ack").await;
+    chat.shutdown();
+    assert_eq!(a.close_code().await, close_code::GOING_AWAY);
+    tokio::time::timeout(WAIT, chat.closed()).await.unwrap();
+    assert_eq!(chat.open_connections(), 0);
+    let headers = http::HeaderMap::new();
+    assert_eq!(
+        chat.authorize_upgrade(&headers).await.unwrap_err().status,
+        503
+    );
+}
+
+#[tokio::test]
+async fn idle_connections_are_pinged_then_closed() {
+    let config = HttpConfig {
+        ping_interval: Duration::from_millis(50),
+        idle_timeout: Duration::from_millis(300),
+        ..HttpConfig::default()
+    };
+    let chat = chat(config);
+    let ann = user(&chat, "ann").await;
+    let mut a = Client::connect(&chat, &ann).await;
+    let mut pinged = false;
+    let code = loop {
+        match tokio::time::timeout(WAIT, a.rx.next()).await.unwrap() {
+            Some(WsOut::Ping(_)) => pinged = true,
+            Some(WsOut::Close { code, .. }) => break code,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(pinged);
+    assert_eq!(code, close_code::IDLE_TIMEOUT);
+}
+
+#[tokio::test]
+async fn rate_limit_abuse_closes_the_connection() {
+    let config = HttpConfig {
+        rate_limit: Some(RateLimit::new(1, 0.001)),
+        abuse_threshold: 3,
+        ..HttpConfig::default()
+    };
+    let chat = chat(config);
+    let ann = user(&chat, "ann").await;
+    chat.service().create_room(&ann, "r", "").await.unwrap();
+    let mut a = Client::connect(&chat, &ann).await;
+    for _ in 0..4 {
+        a.send(json!({"type":"send","room":"r","body":"spam"}));
+    }
+    assert_eq!(a.close_code().await, close_code::RATE_ABUSE);
+}
+
+#[tokio::test]
+async fn room_deletion_is_announced() {
+    let chat = chat(HttpConfig::default());
+    let ann = user(&chat, "ann").await;
+    let admin = chat
+        .service()
+        .create_user("root", "password123", true)
+        .await
+        .unwrap();
+    let room = chat
+        .service()
+        .create_room(&ann, "doomed", "")
+        .await
+        .unwrap();
+    let mut a = Client::connect(&chat, &ann).await;
+    a.join("doomed").await;
+    chat.service()
+        .admin_delete_room(&admin, room.id)
+        .await
+        .unwrap();
+    assert_eq!(a.next_of("room_deleted").await["room"], "doomed");
+    a.send(json!({"type":"leave","room":"doomed"}));
+    assert_eq!(a.next_of("error").await["code"], "not_joined");
+}
+
+#[tokio::test]
+async fn fan_out_encodes_once_and_shares_the_bytes() {
+    let chat = chat(HttpConfig::default());
+    let (ann, bob) = (user(&chat, "ann").await, user(&chat, "bob").await);
+    let room = chat.service().create_room(&ann, "r", "").await.unwrap();
+    let mut a = Client::connect(&chat, &ann).await;
+    let mut b = Client::connect(&chat, &bob).await;
+    a.join("r").await;
+    b.join("r").await;
+    a.next_of("presence").await; // bob came online
+    chat.service()
+        .post(&ann, room.id, "shared", None)
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    for client in [&mut a, &mut b] {
+        loop {
+            match tokio::time::timeout(WAIT, client.rx.next()).await.unwrap() {
+                Some(WsOut::Text(bytes)) if bytes.starts_with(br#"{"type":"message""#) => {
+                    raw.push(bytes);
+                    break;
+                }
+                Some(_) => {}
+                None => panic!("closed"),
+            }
+        }
+    }
+    assert_eq!(raw[0], raw[1]);
+    assert_eq!(
+        raw[0].as_ptr(),
+        raw[1].as_ptr(),
+        "one encoding shared by both recipients"
+    );
+}
+
+#[tokio::test]
+async fn edits_deletes_typing_and_history_pages() {
+    let chat = chat(HttpConfig::default());
+    let (ann, bob) = (user(&chat, "ann").await, user(&chat, "bob").await);
+    let room = chat.service().create_room(&ann, "r", "").await.unwrap();
+    for i in 1..=5 {
+        chat.service()
+            .post(&ann, room.id, &format!("m{i}"), None)
+            .await
+            .unwrap();
+    }
+    let mut a = Client::connect(&chat, &ann).await;
+    let mut b = Client::connect(&chat, &bob).await;
+    a.join("r").await;
+    b.join("r").await;
+    a.send(json!({"type":"edit","room":"r","seq":5,"body":"m5 (edited)"}));
+    let e = b.next_of("edited").await;
+    assert_eq!(
+        (e["seq"].clone(), e["body"].clone()),
+        (json!(5), json!("m5 (edited)"))
+    );
+    assert!(e["edited_at"].is_string());
+    a.send(json!({"type":"delete","room":"r","seq":4}));
+    let d = b.next_of("deleted").await;
+    assert_eq!(
+        (d["room"].clone(), d["seq"].clone()),
+        (json!("r"), json!(4))
+    );
+    a.send(json!({"type":"typing","room":"r"}));
+    assert_eq!(b.next_of("typing").await["user"], "ann");
+    b.send(json!({"type":"history","room":"r","before_seq":4,"limit":2}));
+    let h = b.next_of("history").await;
+    let seqs: Vec<i64> = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![2, 3]);
+    assert_eq!(h["has_more"], true);
+    b.send(json!({"type":"history","room":"r"}));
+    let h = b.next_of("history").await;
+    assert_eq!(h["messages"][3]["deleted"], true);
+    assert_eq!(h["messages"][3]["body"], "");
+    // ann never sees her own typing notice
+    a.send(json!({"type":"ping"}));
+    loop {
+        let f = a.next().await;
+        assert_ne!(f["type"], "typing");
+        if f["type"] == "pong" {
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn too_many_rooms_is_refused() {
+    let config = HttpConfig {
+        max_rooms_per_connection: 2,
+        ..HttpConfig::default()
+    };
+    let chat = chat(config);
+    let ann = user(&chat, "ann").await;
+    for name in ["a", "b", "c"] {
+        chat.service().create_room(&ann, name, "").await.unwrap();
+    }
+    let mut a = Client::connect(&chat, &ann).await;
+    a.join("a").await;
+    a.join("b").await;
+    a.join("b").await; // re-joining does not count twice
+    a.send(json!({"type":"join","room":"c"}));
+    assert_eq!(a.next_of("error").await["code"], "too_many_rooms");
+    a.send(json!({"type":"leave","room":"a"}));
+    a.next_of("left").await;
+    assert_eq!(a.join("c").await["room"], "c");
+}
+
+#[tokio::test]
+async fn deactivated_users_are_disconnected() {
+    let config = HttpConfig {
+        session_check_interval: Duration::from_millis(50),
+        ..HttpConfig::default()
+    };
+    let chat = chat(config);
+    let ann = user(&chat, "ann").await;
+    let admin = chat
+        .service()
+        .create_user("root", "password123", true)
+        .await
+        .unwrap();
+    let mut a = Client::connect(&chat, &ann).await;
+    chat.service()
+        .admin_set_active(&admin, ann.id, false)
+        .await
+        .unwrap();
+    assert_eq!(a.close_code().await, close_code::SESSION_ENDED);
+}

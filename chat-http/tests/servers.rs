@@ -1,0 +1,981 @@
+//! The integration suite, written once and run against both an axum and a warp server on
+//! 127.0.0.1 (random port) with real tokio-tungstenite clients and a tiny HTTP/1.1 client.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chat_core::{ChatService, Config, LocalBroker};
+use chat_http::{ChatHttp, HttpConfig, close_code};
+use chat_store_memory::MemoryStore;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Axum,
+    Warp,
+}
+
+struct Server {
+    addr: SocketAddr,
+    chat: ChatHttp,
+}
+
+async fn start(kind: Kind, config: HttpConfig) -> Server {
+    let service = ChatService::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(LocalBroker::default()),
+        Config::for_tests(),
+    );
+    let chat = ChatHttp::new(service, config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    match kind {
+        Kind::Axum => {
+            let app = chat_http::axum::router(chat.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        }
+        Kind::Warp => {
+            let routes = chat_http::warp::routes(chat.clone());
+            tokio::spawn(warp::serve(routes).incoming(listener).run());
+        }
+    }
+    Server { addr, chat }
+}
+
+// ---------------------------------------------------------------- a tiny HTTP client
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn code(&self) -> Value {
+        self.json()["error"]["code"].clone()
+    }
+}
+
+impl Server {
+    fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
+        let mut raw = Vec::new();
+        tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+            .await
+            .unwrap()
+            .unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut body = raw[split + 4..].to_vec();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        if headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+        {
+            body = dechunk(&body);
+        }
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A JSON call with a bearer token (no CSRF concerns).
+    async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        self.request(method, path, &headers, body.as_bytes()).await
+    }
+
+    /// Signs up; returns (token, cookie header value).
+    async fn signup(&self, name: &str) -> (String, String) {
+        let r = self
+            .api(
+                "POST",
+                "/api/signup",
+                None,
+                Some(json!({"username": name, "password": "password123"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let token = r.json()["token"].as_str().unwrap().to_owned();
+        let cookie = r.header("set-cookie").unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        assert_eq!(cookie, format!("chat_session={token}"));
+        (token, cookie)
+    }
+
+    async fn create_room(&self, token: &str, name: &str) {
+        let r = self
+            .api(
+                "POST",
+                "/api/rooms",
+                Some(token),
+                Some(json!({"name": name, "description": "d"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = body.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..eol]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[eol + 2..eol + 2 + size]);
+        body = &body[eol + 4 + size..];
+    }
+}
+
+// ---------------------------------------------------------------- a WebSocket client
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Ws {
+    socket: Socket,
+}
+
+enum Auth<'a> {
+    Bearer(&'a str),
+    Cookie(&'a str),
+}
+
+impl Server {
+    async fn try_ws(&self, headers: &[(&str, &str)]) -> Result<Socket, u16> {
+        let mut request = format!("ws://{}/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        for (k, v) in headers {
+            request.headers_mut().insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+            .await
+            .unwrap()
+        {
+            Ok((socket, _)) => Ok(socket),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("handshake failed: {e}"),
+        }
+    }
+
+    async fn ws(&self, auth: Auth<'_>) -> Ws {
+        let origin = self.origin();
+        let header;
+        let headers: Vec<(&str, &str)> = match auth {
+            Auth::Bearer(t) => {
+                header = format!("Bearer {t}");
+                vec![("Authorization", header.as_str())]
+            }
+            Auth::Cookie(c) => vec![("Cookie", c), ("Origin", origin.as_str())],
+        };
+        let socket = self.try_ws(&headers).await.unwrap();
+        let mut ws = Ws { socket };
+        let hello = ws.next().await;
+        assert_eq!(
+            (hello["type"].clone(), hello["protocol"].clone()),
+            (json!("hello"), json!(1))
+        );
+        ws
+    }
+}
+
+impl Server {
+    /// A bearer-authenticated client whose TCP receive buffer is tiny, so it stalls quickly
+    /// when it stops reading.
+    async fn ws_small_buffer(&self, token: &str) -> Ws {
+        let mut request = format!("ws://{}/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(self.addr).await.unwrap();
+        let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+        let mut ws = Ws { socket };
+        assert_eq!(ws.next().await["type"], "hello");
+        ws
+    }
+}
+
+impl Ws {
+    async fn send(&mut self, frame: Value) {
+        self.socket
+            .send(Message::text(frame.to_string()))
+            .await
+            .unwrap();
+    }
+
+    async fn next(&mut self) -> Value {
+        loop {
+            match tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("timed out")
+            {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame of type `kind`, skipping others; an unexpected error frame fails.
+    async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let f = self.next().await;
+            if f["type"] == kind {
+                return f;
+            }
+            assert_ne!(f["type"], "error", "while waiting for {kind}");
+        }
+    }
+
+    async fn join(&mut self, room: &str, after_seq: Option<i64>) -> Value {
+        match after_seq {
+            Some(n) => {
+                self.send(json!({"type":"join","room":room,"after_seq":n}))
+                    .await
+            }
+            None => self.send(json!({"type":"join","room":room})).await,
+        }
+        self.next_of("joined").await
+    }
+
+    /// Sends and waits for the ack; returns its seq.
+    async fn post(&mut self, room: &str, body: &str, client_id: &str) -> i64 {
+        self.send(json!({"type":"send","room":room,"body":body,"client_id":client_id}))
+            .await;
+        let ack = self.next_of("ack").await;
+        assert_eq!(ack["client_id"], client_id);
+        ack["seq"].as_i64().unwrap()
+    }
+}
+
+// ---------------------------------------------------------------- the cases
+
+async fn fan_out_and_room_isolation(kind: Kind) {
+    let s = start(kind, HttpConfig::default()).await;
+    let (ann_token, ann_cookie) = s.signup("ann").await;
+    let (bob_token, _) = s.signup("bob").await;
+    s.create_room(&ann_token, "lobby").await;
+    s.create_room(&ann_token, "quiet").await;
+    let mut ann = s.ws(Auth::Cookie(&ann_cookie)).await;
+    let mut bob = s.ws(Auth::Bearer(&bob_token)).await;
+    ann.join("lobby", None).await;
+    ann.join("quiet", None).await;
+    let joined = bob.join("lobby", None).await;
+    assert_eq!(joined["members"], json!(["ann", "bob"]));
+    assert_eq!(joined["online"], json!(["ann", "bob"]));
+
+    let seq = ann.post("lobby", "hi bob", "a-1").await;
+    assert_eq!(seq, 1);
+    let m = bob.next_of("message").await;
+    assert_eq!(
+        (
+            m["room"].clone(),
+            m["body"].clone(),
+            m["author"].clone(),
+            m["seq"].clone()
+        ),
+        (json!("lobby"), json!("hi bob"), json!("ann"), json!(1))
+    );
+    let own = ann.next_of("message").await;
+    assert_eq!(own["client_id"], "a-1");
+
+    let seq = ann.post("quiet", "only me", "a-2").await;
+    assert_eq!(seq, 1);
+    assert_eq!(ann.next_of("message").await["body"], "only me");
+    bob.send(json!({"type":"ping"})).await;
+    let f = bob.next().await;
+    assert_eq!(f["type"], "pong", "bob is not in quiet: {f}");
+
+    bob.post("lobby", "hi ann", "b-1").await;
+    let m = ann.next_of("message").await;
+    assert_eq!(
+        (m["room"].clone(), m["body"].clone()),
+        (json!("lobby"), json!("hi ann"))
+    );
+
+    let history = s
+        .api(
+            "GET",
+            "/api/rooms/lobby/messages?limit=10",
+            Some(&bob_token),
+            None,
+        )
+        .await;
+    assert_eq!(history.status, 200);
+    let bodies: Vec<Value> = history.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].clone())
+        .collect();
+    assert_eq!(bodies, vec![json!("hi bob"), json!("hi ann")]);
+}
+
+async fn idempotent_resend(kind: Kind) {
+    let s = start(kind, HttpConfig::default()).await;
+    let (token, _) = s.signup("ann").await;
+    s.create_room(&token, "r").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    ws.join("r", None).await;
+    let first = ws.post("r", "exactly once", "same-id").await;
+    drop(ws);
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    ws.join("r", Some(first)).await;
+    ws.send(json!({"type":"send","room":"r","body":"exactly once","client_id":"same-id"}))
+        .await;
+    let ack = ws.next_of("ack").await;
+    assert_eq!(
+        (ack["seq"].as_i64(), ack["duplicate"].clone()),
+        (Some(first), json!(true))
+    );
+    let history = s
+        .api("GET", "/api/rooms/r/messages", Some(&token), None)
+        .await;
+    assert_eq!(history.json()["messages"].as_array().unwrap().len(), 1);
+}
+
+async fn resume_after_disconnect(kind: Kind) {
+    let config = HttpConfig {
+        rate_limit: None,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (ann_token, _) = s.signup("ann").await;
+    let (bob_token, _) = s.signup("bob").await;
+    s.create_room(&ann_token, "r").await;
+    let mut ann = s.ws(Auth::Bearer(&ann_token)).await;
+    ann.join("r", None).await;
+    let mut bob = s.ws(Auth::Bearer(&bob_token)).await;
+    bob.join("r", None).await;
+    ann.post("r", "before", "c0").await;
+    let last = bob.next_of("message").await["seq"].as_i64().unwrap();
+    bob.socket.close(None).await.unwrap();
+    drop(bob);
+    for i in 1..=20 {
+        ann.post("r", &format!("while away {i}"), &format!("c{i}"))
+            .await;
+    }
+    let mut bob = s.ws(Auth::Bearer(&bob_token)).await;
+    bob.join("r", Some(last)).await;
+    ann.post("r", "after", "c-live").await;
+    let mut seen = Vec::new();
+    while seen.len() < 21 {
+        let m = bob.next_of("message").await;
+        seen.push((
+            m["seq"].as_i64().unwrap(),
+            m["body"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let seqs: Vec<i64> = seen.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        seqs,
+        (2..=22).collect::<Vec<_>>(),
+        "in order, no gap, no duplicate"
+    );
+    assert_eq!(seen[0].1, "while away 1");
+    assert_eq!(seen[20].1, "after");
+    bob.send(json!({"type":"ping"})).await;
+    assert_eq!(bob.next().await["type"], "pong", "nothing more");
+}
+
+async fn slow_reader_is_closed_while_others_keep_receiving(kind: Kind) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let config = HttpConfig {
+        outbound_queue: 256,
+        slow_consumer_grace: Duration::from_millis(500),
+        rate_limit: None,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (ann_token, _) = s.signup("ann").await;
+    let (bob_token, _) = s.signup("bob").await;
+    let (cat_token, _) = s.signup("cat").await;
+    s.create_room(&ann_token, "r").await;
+    // The sender does not join (it only needs acks), so its own queue holds only acks.
+    let sender = s.ws(Auth::Bearer(&ann_token)).await;
+    let mut fast = s.ws(Auth::Bearer(&bob_token)).await;
+    fast.join("r", None).await;
+    let mut slow = s.ws_small_buffer(&cat_token).await;
+    slow.join("r", None).await;
+
+    let body = "x".repeat(3900);
+    let total: i64 = 2000;
+    // The sender posts in windows of 50 and reads its acks, so it never lags itself.
+    let mut sender = sender;
+    let posting = tokio::spawn(async move {
+        for window in 0..total / 50 {
+            for i in 0..50 {
+                let id = format!("m{}", window * 50 + i);
+                let frame = json!({"type":"send","room":"r","body":body,"client_id":id});
+                sender
+                    .socket
+                    .feed(Message::text(frame.to_string()))
+                    .await
+                    .unwrap();
+            }
+            sender.socket.flush().await.unwrap();
+            for _ in 0..50 {
+                sender.next_of("ack").await;
+            }
+        }
+        sender
+    });
+    // The fast reader only counts (no JSON parsing) so it keeps up on a busy machine.
+    let mut got = 0;
+    while got < total {
+        match tokio::time::timeout(WAIT, fast.socket.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(t))) if t.as_str().starts_with(r#"{"type":"message""#) => {
+                got += 1
+            }
+            Some(Ok(Message::Text(_) | Message::Ping(_))) => {}
+            other => panic!("fast reader: {other:?}"),
+        }
+    }
+    let _sender = posting.await.unwrap();
+
+    // The slow reader wakes up: some messages, then the slow-consumer close.
+    let mut last_seq = 0;
+    let code = loop {
+        match tokio::time::timeout(WAIT, slow.socket.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["type"] == "message" {
+                    let seq = v["seq"].as_i64().unwrap();
+                    assert_eq!(seq, last_seq + 1);
+                    last_seq = seq;
+                }
+            }
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            other => panic!("slow reader: {other:?}"),
+        }
+    };
+    assert_eq!(code, Some(close_code::SLOW_CONSUMER));
+    assert!(last_seq < total, "it was cut off early");
+    // It resumes and loses nothing.
+    let mut slow = s.ws(Auth::Bearer(&cat_token)).await;
+    slow.join("r", Some(last_seq)).await;
+    for seq in last_seq + 1..=total {
+        assert_eq!(slow.next_of("message").await["seq"].as_i64(), Some(seq));
+    }
+    let metrics = s.request("GET", "/metrics", &[], b"").await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        text.contains("chat_ws_send_queue_overflows_total 1"),
+        "{text}"
+    );
+    assert!(
+        s.chat
+            .metrics()
+            .deliveries
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 2 * total as u64
+    );
+}
+
+async fn handshake_refusals(kind: Kind) {
+    let s = start(kind, HttpConfig::default()).await;
+    let (_, cookie) = s.signup("ann").await;
+    assert_eq!(s.try_ws(&[]).await.err(), Some(401), "no cookie");
+    assert_eq!(
+        s.try_ws(&[("Cookie", "chat_session=forged")]).await.err(),
+        Some(401)
+    );
+    assert_eq!(
+        s.try_ws(&[("Cookie", &cookie), ("Origin", "http://evil.example")])
+            .await
+            .err(),
+        Some(403),
+        "foreign origin"
+    );
+    let origin = s.origin();
+    assert!(
+        s.try_ws(&[("Cookie", &cookie), ("Origin", &origin)])
+            .await
+            .is_ok()
+    );
+    let plain = s.request("GET", "/ws", &[("Cookie", &cookie)], b"").await;
+    assert!(
+        plain.status == 400 || plain.status == 426,
+        "no upgrade headers: {}",
+        plain.status
+    );
+}
+
+async fn every_bad_frame_gets_an_error(kind: Kind) {
+    let config = HttpConfig {
+        max_frame_bytes: 2048,
+        rate_limit: Some(chat_http::RateLimit::new(4, 0.0001)),
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (ann_token, _) = s.signup("ann").await;
+    let (bob_token, _) = s.signup("bob").await;
+    s.create_room(&ann_token, "ann-room").await;
+    let mut ann = s.ws(Auth::Bearer(&ann_token)).await;
+    ann.join("ann-room", None).await;
+    ann.post("ann-room", "mine", "a1").await;
+    let mut bob = s.ws(Auth::Bearer(&bob_token)).await;
+
+    let big = format!(
+        r#"{{"type":"send","room":"ann-room","body":"{}"}}"#,
+        "y".repeat(4000)
+    );
+    let cases: Vec<(Message, &str)> = vec![
+        (Message::text("{oops"), "invalid_json"),
+        (
+            Message::text(r#"{"type":"teleport","ref":"t1"}"#),
+            "unknown_type",
+        ),
+        (Message::text(r#"{"type":"join"}"#), "missing_field"),
+        (
+            Message::text(r#"{"type":"history","room":"ann-room","limit":"lots"}"#),
+            "bad_field",
+        ),
+        (Message::text(big), "frame_too_large"),
+        (
+            Message::Binary(Bytes::from_static(b"\x01\x02")),
+            "binary_not_supported",
+        ),
+        (
+            Message::text(r#"{"type":"join","room":"atlantis"}"#),
+            "unknown_room",
+        ),
+        (
+            Message::text(r#"{"type":"send","room":"ann-room","body":"x","client_id":"b1"}"#),
+            "not_member",
+        ),
+    ];
+    for (frame, code) in cases {
+        bob.socket.send(frame).await.unwrap();
+        let e = bob.next_of("error").await;
+        assert_eq!(e["code"], code, "{e}");
+    }
+    bob.send(json!({"type":"teleport","ref":{"n":1}})).await;
+    assert_eq!(bob.next_of("error").await["ref"], json!({"n":1}));
+    bob.join("ann-room", None).await;
+    bob.send(json!({"type":"delete","room":"ann-room","seq":1}))
+        .await;
+    assert_eq!(bob.next_of("error").await["code"], "forbidden");
+    bob.send(json!({"type":"send","room":"ann-room","body":""}))
+        .await;
+    assert_eq!(bob.next_of("error").await["code"], "invalid_body");
+    bob.send(json!({"type":"send","room":"ann-room","body":"ok","client_id":"b2"}))
+        .await;
+    assert_eq!(bob.next_of("ack").await["client_id"], "b2");
+    bob.send(json!({"type":"send","room":"ann-room","body":"too fast","client_id":"b3"}))
+        .await;
+    let e = bob.next_of("error").await;
+    assert_eq!(
+        (e["code"].clone(), e["client_id"].clone()),
+        (json!("rate_limited"), json!("b3"))
+    );
+    // Still usable after all of that.
+    bob.send(json!({"type":"history","room":"ann-room"})).await;
+    let h = bob.next_of("history").await;
+    assert_eq!(h["messages"].as_array().unwrap().len(), 2);
+    bob.send(json!({"type":"ping"})).await;
+    assert_eq!(bob.next_of("pong").await["type"], "pong");
+}
+
+async fn oversized_transport_frame_closes_with_1009(kind: Kind) {
+    let config = HttpConfig {
+        max_frame_bytes: 1024,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (token, _) = s.signup("ann").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    ws.socket
+        .send(Message::text("z".repeat(200 * 1024)))
+        .await
+        .unwrap();
+    let code = loop {
+        match tokio::time::timeout(WAIT, ws.socket.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| f.code),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => break None,
+        }
+    };
+    assert!(matches!(code, Some(CloseCode::Size) | None), "{code:?}");
+}
+
+async fn admin_endpoints_need_an_admin(kind: Kind) {
+    let s = start(kind, HttpConfig::default()).await;
+    let (token, cookie) = s.signup("ann").await;
+    s.create_room(&token, "r").await;
+    for (method, path) in [
+        ("GET", "/api/admin/users"),
+        ("GET", "/api/admin/rooms"),
+        ("PATCH", "/api/admin/users/1"),
+        ("DELETE", "/api/admin/rooms/r"),
+        ("GET", "/api/admin/rooms/r/messages"),
+        ("DELETE", "/api/admin/rooms/r/messages/1"),
+    ] {
+        let r = s.api(method, path, Some(&token), Some(json!({}))).await;
+        assert_eq!(r.status, 403, "{method} {path}");
+        assert_eq!(r.code(), "forbidden");
+    }
+    assert_eq!(
+        s.api("GET", "/api/admin/users", None, None).await.status,
+        401
+    );
+    let page = s
+        .request("GET", "/admin", &[("Cookie", &cookie)], b"")
+        .await;
+    assert_eq!(page.status, 403);
+    let page = s.request("GET", "/admin", &[], b"").await;
+    assert_eq!(
+        (page.status, page.header("location")),
+        (303, Some("/login"))
+    );
+
+    s.chat
+        .service()
+        .create_user("root", "password123", true)
+        .await
+        .unwrap();
+    let login = s
+        .api(
+            "POST",
+            "/api/login",
+            None,
+            Some(json!({"username":"root","password":"password123"})),
+        )
+        .await;
+    assert_eq!(login.status, 200);
+    let admin = login.json()["token"].as_str().unwrap().to_owned();
+    let users = s
+        .api("GET", "/api/admin/users?q=an", Some(&admin), None)
+        .await;
+    assert_eq!(users.status, 200);
+    assert_eq!(users.json()["users"][0]["username"], "ann");
+    let ann_id = users.json()["users"][0]["id"].as_i64().unwrap();
+    let r = s
+        .api(
+            "PATCH",
+            &format!("/api/admin/users/{ann_id}"),
+            Some(&admin),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["user"]["is_active"].clone()),
+        (200, json!(false))
+    );
+    assert_eq!(
+        s.api("GET", "/api/me", Some(&token), None).await.status,
+        401,
+        "sessions ended"
+    );
+    let r = s
+        .api("DELETE", "/api/admin/rooms/r", Some(&admin), None)
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        s.api("GET", "/api/admin/rooms", Some(&admin), None)
+            .await
+            .json()["rooms"],
+        json!([])
+    );
+}
+
+async fn json_api_errors_and_csrf(kind: Kind) {
+    let s = start(kind, HttpConfig::default()).await;
+    let (token, cookie) = s.signup("ann").await;
+    let ct = ("Content-Type", "application/json");
+    let r = s.request("POST", "/api/signup", &[ct], b"{nope").await;
+    assert_eq!((r.status, r.code()), (400, json!("invalid_json")));
+    let r = s
+        .api("POST", "/api/signup", None, Some(json!({"username":"ann"})))
+        .await;
+    assert_eq!((r.status, r.code()), (400, json!("missing_field")));
+    let r = s
+        .api(
+            "POST",
+            "/api/signup",
+            None,
+            Some(json!({"username":"ann","password":"password123"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, json!("conflict")));
+    let r = s
+        .api(
+            "POST",
+            "/api/signup",
+            None,
+            Some(json!({"username":"a b","password":"password123"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (422, json!("invalid_username")));
+    let r = s
+        .api(
+            "POST",
+            "/api/login",
+            None,
+            Some(json!({"username":"ann","password":"wrong-password"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (401, json!("invalid_credentials")));
+    let r = s.api("GET", "/api/me", None, None).await;
+    assert_eq!((r.status, r.code()), (401, json!("unauthenticated")));
+    let r = s.api("GET", "/api/rooms/nowhere", Some(&token), None).await;
+    assert_eq!((r.status, r.code()), (404, json!("unknown_room")));
+    let huge = vec![b'x'; 200 * 1024];
+    let r = s
+        .request(
+            "POST",
+            "/api/rooms",
+            &[ct, ("Authorization", &format!("Bearer {token}"))],
+            &huge,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (413, json!("payload_too_large")));
+    let r = s.api("PUT", "/api/rooms", Some(&token), None).await;
+    assert_eq!(r.status, 405);
+    let r = s.api("GET", "/api/nothing-here", Some(&token), None).await;
+    assert_eq!(r.status, 404);
+
+    // CSRF: a cookie-authenticated write needs an Origin (or Referer) of this site.
+    let room = json!({"name":"csrf","description":""}).to_string();
+    let r = s
+        .request(
+            "POST",
+            "/api/rooms",
+            &[ct, ("Cookie", &cookie)],
+            room.as_bytes(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, json!("csrf_check_failed")));
+    let r = s
+        .request(
+            "POST",
+            "/api/rooms",
+            &[ct, ("Cookie", &cookie), ("Origin", "http://evil.example")],
+            room.as_bytes(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, json!("forbidden_origin")));
+    let origin = s.origin();
+    let r = s
+        .request(
+            "POST",
+            "/api/rooms",
+            &[ct, ("Cookie", &cookie), ("Origin", &origin)],
+            room.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    // Reads with the cookie need no Origin.
+    let r = s
+        .request("GET", "/api/rooms?q=csr", &[("Cookie", &cookie)], b"")
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["rooms"][0]["name"], "csrf");
+    assert_eq!(r.json()["rooms"][0]["member"], true);
+    // Logout ends the session and clears the cookie.
+    let r = s
+        .request(
+            "POST",
+            "/api/logout",
+            &[("Cookie", &cookie), ("Origin", &origin)],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        s.api("GET", "/api/me", Some(&token), None).await.status,
+        401
+    );
+}
+
+async fn ui_health_and_metrics(kind: Kind) {
+    let s = start(kind, HttpConfig::default()).await;
+    for path in ["/", "/login", "/signup", "/rooms/lobby"] {
+        let r = s.request("GET", path, &[], b"").await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.header("content-type").unwrap().starts_with("text/html"));
+        assert_eq!(r.body, chat_http::ui::asset("index.html").unwrap().0);
+    }
+    for file in [
+        "app.js",
+        "admin.js",
+        "api.js",
+        "style.css",
+        "index.html",
+        "admin.html",
+    ] {
+        let r = s.request("GET", &format!("/static/{file}"), &[], b"").await;
+        assert_eq!(r.status, 200, "{file}");
+    }
+    assert_eq!(
+        s.request("GET", "/static/nope.js", &[], b"").await.status,
+        404
+    );
+    let r = s.request("GET", "/healthz", &[], b"").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"ok\n"[..]));
+    let r = s.request("GET", "/metrics", &[], b"").await;
+    let text = String::from_utf8(r.body).unwrap();
+    for name in [
+        "chat_ws_connections_open",
+        "chat_messages_posted_total",
+        "chat_ws_deliveries_total",
+        "chat_ws_send_queue_overflows_total",
+        "chat_http_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(name), "{name} missing");
+    }
+}
+
+async fn graceful_shutdown_closes_sockets_with_1001(kind: Kind) {
+    let s = start(kind, HttpConfig::default()).await;
+    let (token, _) = s.signup("ann").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    s.chat.shutdown();
+    let code = loop {
+        match tokio::time::timeout(WAIT, ws.socket.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(code, Some(close_code::GOING_AWAY));
+    tokio::time::timeout(WAIT, s.chat.closed()).await.unwrap();
+    assert_eq!(
+        s.try_ws(&[("Authorization", &format!("Bearer {token}"))])
+            .await
+            .err(),
+        Some(503)
+    );
+}
+
+macro_rules! both_servers {
+    ($($case:ident),* $(,)?) => {
+        mod axum_server {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Kind::Axum).await;
+                }
+            )*
+        }
+        mod warp_server {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Kind::Warp).await;
+                }
+            )*
+        }
+    };
+}
+
+both_servers!(
+    fan_out_and_room_isolation,
+    idempotent_resend,
+    resume_after_disconnect,
+    slow_reader_is_closed_while_others_keep_receiving,
+    handshake_refusals,
+    every_bad_frame_gets_an_error,
+    oversized_transport_frame_closes_with_1009,
+    admin_endpoints_need_an_admin,
+    json_api_errors_and_csrf,
+    ui_health_and_metrics,
+    graceful_shutdown_closes_sockets_with_1001,
+);
