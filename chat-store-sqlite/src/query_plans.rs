@@ -1,0 +1,48 @@
+//! The query plan test: every statement of [`crate::sql`] is run through `EXPLAIN QUERY PLAN`
+//! on a migrated database, and no plan may scan a whole table (an ordered walk of an index, a
+//! primary-key range or the FTS5 index is fine).
+
+use crate::sql::ALL;
+use crate::{SqliteOptions, open};
+use rusqlite::Connection;
+
+fn plan(conn: &Connection, statement: &str) -> Vec<String> {
+    let explain = format!("EXPLAIN QUERY PLAN {statement}");
+    let mut stmt = conn.prepare(&explain).unwrap();
+    let count = stmt.parameter_count();
+    let params: Vec<i64> = vec![1; count];
+    stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        r.get::<_, String>(3)
+    })
+    .unwrap()
+    .collect::<Result<Vec<_>, _>>()
+    .unwrap()
+}
+
+fn is_full_scan(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with("SCAN ")
+        && !line.contains("USING INDEX")
+        && !line.contains("USING COVERING INDEX")
+        && !line.contains("VIRTUAL TABLE")
+        && line != "SCAN CONSTANT ROW"
+}
+
+#[test]
+fn no_statement_scans_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = open::open_writer(&dir.path().join("plans.db"), &SqliteOptions::default()).unwrap();
+    let mut offenders = Vec::new();
+    for (name, statement) in ALL {
+        let lines = plan(&conn, statement);
+        println!("{name}:\n  {}", lines.join("\n  "));
+        if lines.iter().any(|l| is_full_scan(l)) {
+            offenders.push(format!("{name}: {lines:?}"));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "full table scans:\n{}",
+        offenders.join("\n")
+    );
+}
