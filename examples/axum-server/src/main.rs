@@ -1,1 +1,28 @@
-fn main() {}
+//! The axum reference server: the whole chat (web UI, admin panel, JSON API, WebSocket
+//! protocol, `/metrics`, `/healthz`) mounted on axum with one `merge`. Everything but mounting
+//! and serving lives in `server-common`, shared with the warp server.
+//!
+//! `cargo run --release -p axum-server` serves <http://127.0.0.1:8000> with SQLite at
+//! `./chat.db`; `--help` lists the options (`serve`, `migrate`, `createsuperuser`).
+
+use chat_http::ChatHttp;
+use server_common::ShutdownFuture;
+use std::process::ExitCode;
+use tokio::net::TcpListener;
+
+fn main() -> ExitCode {
+    server_common::main("axum-server", serve)
+}
+
+/// Serves `chat` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+async fn serve(
+    chat: ChatHttp,
+    listener: TcpListener,
+    shutdown: ShutdownFuture,
+) -> std::io::Result<()> {
+    // An existing axum app would add its own routes here and merge the chat in.
+    let app = axum::Router::new().merge(chat_http::axum::router(chat));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

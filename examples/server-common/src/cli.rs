@@ -1,0 +1,301 @@
+//! The command line of both reference servers. Every option can also come from an environment
+//! variable (`CHAT_DATABASE`, `CHAT_BIND`, ...), so the servers are configurable in containers
+//! without flags. Running the binary without a subcommand means `serve`.
+
+use crate::database::Database;
+use chat_http::{HttpConfig, RateLimit};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A reference chat server: web UI, JSON API, WebSocket protocol, admin panel.
+#[derive(Debug, Parser)]
+#[command(version)]
+pub struct Cli {
+    /// Options of every subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do (default: `serve`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `serve` when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// Parses the process's arguments, or prints the usage error and exits.
+    pub fn parse_args() -> Cli {
+        Cli::try_parse_args_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the first one is the program name). Global options (`--database`,
+    /// `--log`) go anywhere; `serve`'s options go either without a subcommand or after
+    /// `serve`, and are refused before another subcommand rather than silently ignored.
+    pub fn try_parse_args_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let cli = Cli::from_arg_matches(&matches)?;
+        if let Some(sub) = matches.subcommand_name() {
+            let serve_only = ServeArgs::augment_args(clap::Command::new("serve"));
+            for arg in serve_only.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                    let flag = arg.get_long().unwrap_or(id);
+                    return Err(command.error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("--{flag} is an option of `serve`; put it after `serve`, not before `{sub}`"),
+                    ));
+                }
+            }
+        }
+        Ok(cli)
+    }
+
+    /// The subcommand to run: `serve` with the top-level options when none was named.
+    pub fn into_command(self) -> (GlobalArgs, Command) {
+        let command = self.command.unwrap_or(Command::Serve(self.serve));
+        (self.global, command)
+    }
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database: `sqlite:PATH` (created and migrated when missing) or `postgres://...`.
+    #[arg(
+        long,
+        env = "CHAT_DATABASE",
+        default_value = "sqlite:./chat.db",
+        global = true
+    )]
+    pub database: Database,
+    /// Log filter (tracing-subscriber EnvFilter syntax), e.g. `info` or `chat_http=debug,info`.
+    #[arg(long = "log", env = "CHAT_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the chat over HTTP (the default).
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Create an admin account.
+    Createsuperuser(CreateSuperuserArgs),
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+    /// Origins (`scheme://host[:port]`) allowed besides the server's own, for WebSockets and
+    /// cookie-authenticated writes. Repeat the flag or separate with commas.
+    #[arg(
+        long = "allowed-origin",
+        env = "CHAT_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Mark the session cookie `Secure` (when served over HTTPS, e.g. behind a proxy).
+    #[arg(long, env = "CHAT_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Per-user rate of sends, edits and deletes: `BURST:PER_SECOND` (e.g. `20:5`) or `off`.
+    #[arg(long, env = "CHAT_RATE_LIMIT")]
+    pub rate_limit: Option<RateLimitArg>,
+    /// Per-username rate of login attempts: `BURST:PER_SECOND` or `off`.
+    #[arg(long, env = "CHAT_LOGIN_RATE_LIMIT")]
+    pub login_rate_limit: Option<RateLimitArg>,
+    /// Events buffered per room and subscriber in the broker.
+    #[arg(long, env = "CHAT_BROKER_CAPACITY", default_value_t = 1024)]
+    pub broker_capacity: usize,
+    /// Do not serve `/metrics`.
+    #[arg(long, env = "CHAT_NO_METRICS")]
+    pub no_metrics: bool,
+    /// Seconds to wait for open requests and sockets after SIGINT/SIGTERM before exiting.
+    #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    pub shutdown_timeout: u64,
+}
+
+impl ServeArgs {
+    /// The HTTP layer's configuration: defaults, overridden by these options.
+    pub fn http_config(&self) -> HttpConfig {
+        let mut config = HttpConfig {
+            allowed_origins: self.allowed_origins.clone(),
+            secure_cookies: self.secure_cookies,
+            serve_metrics: !self.no_metrics,
+            ..HttpConfig::default()
+        };
+        if let Some(limit) = self.rate_limit {
+            config.rate_limit = limit.0;
+        }
+        if let Some(limit) = self.login_rate_limit {
+            config.login_rate_limit = limit.0;
+        }
+        config
+    }
+
+    /// How long a graceful shutdown may take.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout)
+    }
+}
+
+/// Options of `createsuperuser`.
+#[derive(Debug, Clone, Args)]
+pub struct CreateSuperuserArgs {
+    /// Username of the new admin.
+    #[arg(long)]
+    pub username: String,
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// A rate limit on the command line: `BURST:PER_SECOND`, or `off` for none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimitArg(pub Option<RateLimit>);
+
+impl FromStr for RateLimitArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if matches!(s, "off" | "none" | "0") {
+            return Ok(RateLimitArg(None));
+        }
+        let (burst, rate) = s
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}`: expected BURST:PER_SECOND (e.g. 20:5) or `off`"))?;
+        let burst: u32 = burst
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{burst}`: the burst must be a whole number"))?;
+        let rate: f64 = rate
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{rate}`: the rate must be a number"))?;
+        if burst == 0 || !(rate.is_finite() && rate > 0.0) {
+            return Err(format!("`{s}`: burst and rate must be positive"));
+        }
+        Ok(RateLimitArg(Some(RateLimit::new(burst, rate))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<(GlobalArgs, Command), clap::Error> {
+        let mut argv = vec!["server"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_args_from(argv).map(Cli::into_command)
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_defaults() -> Result<(), clap::Error> {
+        let (global, command) = parse(&[])?;
+        assert!(matches!(global.database, Database::Sqlite(_)));
+        let Command::Serve(serve) = command else {
+            panic!("expected serve");
+        };
+        assert_eq!(serve.bind.to_string(), "127.0.0.1:8000");
+        assert!(!serve.secure_cookies);
+        Ok(())
+    }
+
+    #[test]
+    fn serve_options_work_with_and_without_the_subcommand() -> Result<(), clap::Error> {
+        for args in [
+            &["--bind", "127.0.0.1:9000", "--rate-limit", "off"][..],
+            &["serve", "--bind", "127.0.0.1:9000", "--rate-limit", "off"][..],
+            &[
+                "--database",
+                "sqlite:x.db",
+                "serve",
+                "--bind",
+                "127.0.0.1:9000",
+                "--rate-limit",
+                "off",
+            ][..],
+        ] {
+            let (_, command) = parse(args)?;
+            let Command::Serve(serve) = command else {
+                panic!("expected serve");
+            };
+            assert_eq!(serve.bind.port(), 9000);
+            assert_eq!(serve.http_config().rate_limit, None);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn createsuperuser_takes_database_after_the_subcommand() -> Result<(), clap::Error> {
+        let (global, command) = parse(&[
+            "createsuperuser",
+            "--username",
+            "root",
+            "--password-stdin",
+            "--database",
+            "sqlite:/tmp/x.db",
+        ])?;
+        assert_eq!(global.database, Database::Sqlite("/tmp/x.db".into()));
+        let Command::Createsuperuser(args) = command else {
+            panic!("expected createsuperuser");
+        };
+        assert_eq!(args.username, "root");
+        assert!(args.password_stdin);
+        Ok(())
+    }
+
+    #[test]
+    fn serve_options_before_another_subcommand_are_refused() {
+        let err = parse(&["--bind", "127.0.0.1:9000", "migrate"]);
+        assert!(err.is_err());
+        let err = parse(&["--bind", "127.0.0.1:9000", "serve"]);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn parses_rate_limits() {
+        assert_eq!("off".parse::<RateLimitArg>(), Ok(RateLimitArg(None)));
+        assert_eq!(
+            "20:5".parse::<RateLimitArg>(),
+            Ok(RateLimitArg(Some(RateLimit::new(20, 5.0))))
+        );
+        assert!("20".parse::<RateLimitArg>().is_err());
+        assert!("0:5".parse::<RateLimitArg>().is_err());
+        assert!("5:-1".parse::<RateLimitArg>().is_err());
+    }
+
+    #[test]
+    fn default_rate_limits_are_the_libraries() -> Result<(), clap::Error> {
+        let (_, command) = parse(&[])?;
+        let Command::Serve(serve) = command else {
+            panic!("expected serve");
+        };
+        let config = serve.http_config();
+        assert_eq!(config.rate_limit, HttpConfig::default().rate_limit);
+        assert_eq!(
+            config.login_rate_limit,
+            HttpConfig::default().login_rate_limit
+        );
+        Ok(())
+    }
+}

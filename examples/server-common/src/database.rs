@@ -1,0 +1,157 @@
+//! The `--database` URL and what it opens: SQLite (one process, in-process broker) or
+//! PostgreSQL (several server processes can share it; their broker is LISTEN/NOTIFY).
+//! Opening a store creates and migrates its schema, so `migrate` is just "open, then exit".
+
+use crate::run::BoxError;
+use chat_core::{Broker, ChatService, Config, LocalBroker, Store};
+#[cfg(feature = "postgres")]
+use chat_store_postgres::{PostgresBroker, PostgresStore};
+use chat_store_sqlite::SqliteStore;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Which database to use.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `sqlite:PATH` (also `sqlite://PATH`): a file, created when missing.
+    Sqlite(PathBuf),
+    /// `postgres://...` or `postgresql://...`: a connection URL.
+    Postgres(String),
+}
+
+impl FromStr for Database {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Database::Postgres(s.to_owned()));
+        }
+        if let Some(rest) = s.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err("`sqlite:` needs a file path, e.g. sqlite:./chat.db".to_owned());
+            }
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        Err(format!(
+            "`{s}`: expected sqlite:PATH or postgres://user@host/db"
+        ))
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Shows the database without the password of a PostgreSQL URL (safe to log).
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Database::Postgres(url) => f.write_str(&redact_password(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Opens (creating and migrating) the database and builds the chat service over it with the
+/// matching broker: [`LocalBroker`] for SQLite, [`PostgresBroker`] for PostgreSQL.
+/// `broker_capacity` is how many events a subscriber may lag behind before it re-reads the store.
+pub async fn open_service(db: &Database, broker_capacity: usize) -> Result<ChatService, BoxError> {
+    let (store, broker): (Arc<dyn Store>, Arc<dyn Broker>) = match db {
+        Database::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            let store = SqliteStore::open(path)
+                .await
+                .map_err(|e| format!("cannot open {db}: {e}"))?;
+            (Arc::new(store), Arc::new(LocalBroker::new(broker_capacity)))
+        }
+        #[cfg(feature = "postgres")]
+        Database::Postgres(url) => {
+            let store = PostgresStore::connect(url)
+                .await
+                .map_err(|e| format!("cannot connect to {db}: {e}"))?;
+            let broker = PostgresBroker::start(&store, broker_capacity)
+                .await
+                .map_err(|e| format!("cannot start the PostgreSQL broker: {e}"))?;
+            (Arc::new(store), Arc::new(broker))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Database::Postgres(_) => {
+            return Err(
+                "this server was built without PostgreSQL support (feature `postgres`)".into(),
+            );
+        }
+    };
+    Ok(ChatService::new(store, broker, Config::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_database_urls() {
+        assert_eq!(
+            "sqlite:./chat.db".parse::<Database>(),
+            Ok(Database::Sqlite("./chat.db".into()))
+        );
+        assert_eq!(
+            "sqlite:///var/lib/chat.db".parse::<Database>(),
+            Ok(Database::Sqlite("/var/lib/chat.db".into()))
+        );
+        assert_eq!(
+            "postgres://u@h/db".parse::<Database>(),
+            Ok(Database::Postgres("postgres://u@h/db".into()))
+        );
+        assert!("sqlite:".parse::<Database>().is_err());
+        assert!("mysql://x".parse::<Database>().is_err());
+        assert!("chat.db".parse::<Database>().is_err());
+    }
+
+    #[test]
+    fn display_hides_the_password() {
+        let db = Database::Postgres("postgres://chat:hunter2@db:5432/chat".into());
+        let shown = db.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(shown, "postgres://chat:***@db:5432/chat");
+        let db = Database::Postgres("postgres://chat@db/chat".into());
+        assert_eq!(db.to_string(), "postgres://chat@db/chat");
+    }
+
+    #[tokio::test]
+    async fn opens_and_reopens_a_sqlite_file() -> Result<(), BoxError> {
+        let dir = std::env::temp_dir().join(format!("server-common-test-{}", std::process::id()));
+        let db = Database::Sqlite(dir.join("nested").join("chat.db"));
+        let service = open_service(&db, 16).await?;
+        drop(service);
+        let service = open_service(&db, 16).await?;
+        drop(service);
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+}

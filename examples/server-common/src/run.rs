@@ -1,0 +1,236 @@
+//! Running a reference server: parse the command line, set up logging, and carry out
+//! `serve`, `migrate` or `createsuperuser`. Only the framework-specific "serve this listener
+//! until that future resolves" part differs between axum and warp; it is passed in.
+//!
+//! Shutdown order on SIGINT/SIGTERM: `ChatHttp::shutdown` (new sockets get 503; open ones finish
+//! the frame in hand, so an in-flight post commits and is acked, then close with 1001 going
+//! away), then the framework stops accepting and lets in-flight requests finish, bounded by
+//! `--shutdown-timeout`.
+
+use crate::cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
+use crate::database::open_service;
+use chat_core::{ChatError, ChatService};
+use chat_http::ChatHttp;
+use std::future::Future;
+use std::io::{self, BufRead, IsTerminal};
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+/// Any error, with a message fit for the terminal.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Resolves when the server should stop accepting connections and drain.
+pub type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How often expired sessions are purged from the store.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The whole program: parses the command line, runs the subcommand and returns the exit code.
+///
+/// `serve` mounts `chat` on the framework, serves `listener` and returns once the shutdown
+/// future has resolved and in-flight requests are done.
+pub fn main<F, Fut>(name: &str, serve: F) -> ExitCode
+where
+    F: FnOnce(ChatHttp, TcpListener, ShutdownFuture) -> Fut,
+    Fut: Future<Output = io::Result<()>>,
+{
+    let (global, command) = Cli::parse_args().into_command();
+    init_logging(&global.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Serve(args) => run_serve(name, &global, &args, serve).await,
+            Command::Migrate => migrate(&global).await,
+            Command::Createsuperuser(args) => createsuperuser(&global, &args).await,
+        }
+    });
+    // Let background tasks (the store's writer, the broker) wind down without blocking forever.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("invalid log filter `{filter}` ({e}); using `info`");
+        EnvFilter::new("info")
+    });
+    // Fails only when a subscriber is already set, which is then used instead.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+async fn migrate(global: &GlobalArgs) -> Result<(), BoxError> {
+    let service = open_service(&global.database, 16).await?;
+    drop(service);
+    println!("{} is migrated", global.database);
+    Ok(())
+}
+
+async fn createsuperuser(global: &GlobalArgs, args: &CreateSuperuserArgs) -> Result<(), BoxError> {
+    let password_stdin = args.password_stdin;
+    let username = args.username.clone();
+    let password = tokio::task::spawn_blocking(move || read_password(&username, password_stdin))
+        .await
+        .map_err(|e| format!("reading the password failed: {e}"))??;
+    let service = open_service(&global.database, 16).await?;
+    match service.create_user(&args.username, &password, true).await {
+        Ok(user) => {
+            println!("created admin `{}` (id {})", user.username, user.id.0);
+            Ok(())
+        }
+        Err(ChatError::Conflict(_)) => {
+            Err(format!("a user named `{}` already exists", args.username).into())
+        }
+        Err(e) => Err(e.to_string().into()),
+    }
+}
+
+/// The password: the first line of stdin with `--password-stdin`, else asked twice on the
+/// terminal without echo.
+fn read_password(username: &str, from_stdin: bool) -> Result<String, BoxError> {
+    if from_stdin {
+        let mut line = String::new();
+        io::stdin().lock().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            return Err("no password on standard input".into());
+        }
+        return Ok(password);
+    }
+    if !io::stdin().is_terminal() {
+        return Err("no terminal to ask for the password: use --password-stdin".into());
+    }
+    let first = rpassword::prompt_password(format!("Password for {username}: "))?;
+    let second = rpassword::prompt_password("Password (again): ")?;
+    if first != second {
+        return Err("the passwords do not match".into());
+    }
+    Ok(first)
+}
+
+async fn run_serve<F, Fut>(
+    name: &str,
+    global: &GlobalArgs,
+    args: &ServeArgs,
+    serve: F,
+) -> Result<(), BoxError>
+where
+    F: FnOnce(ChatHttp, TcpListener, ShutdownFuture) -> Fut,
+    Fut: Future<Output = io::Result<()>>,
+{
+    let service = open_service(&global.database, args.broker_capacity).await?;
+    let chat = ChatHttp::new(service.clone(), args.http_config());
+    let listener = TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(database = %global.database, "{name} listening on http://{addr}");
+
+    let housekeeping = tokio::spawn(purge_sessions(service));
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    // Polled here rather than spawned: warp's server future is not `Send`.
+    let server = serve(
+        chat.clone(),
+        listener,
+        Box::pin(async move { stopped.cancelled().await }),
+    );
+    tokio::pin!(server);
+
+    tokio::select! {
+        finished = &mut server => {
+            housekeeping.abort();
+            chat.shutdown();
+            return finished.map_err(|e| format!("the server failed: {e}").into());
+        }
+        () = shutdown_signal() => {}
+    }
+
+    tracing::info!(
+        open_sockets = chat.open_connections(),
+        "shutting down: closing sockets (1001 going away) and finishing open requests"
+    );
+    chat.shutdown();
+    stop.cancel();
+    let grace = args.shutdown_grace();
+    let drained = tokio::time::timeout(grace, async {
+        // Both at once: the server finishes open requests while sockets close.
+        let (served, ()) = tokio::join!(&mut server, chat.closed());
+        served
+    })
+    .await;
+    housekeeping.abort();
+    match drained {
+        Ok(Ok(())) => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(format!("the server failed while stopping: {e}").into()),
+        Err(_) => {
+            tracing::warn!(
+                open_sockets = chat.open_connections(),
+                "still busy after {}s; exiting anyway",
+                grace.as_secs()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn purge_sessions(service: ChatService) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        every.tick().await;
+        match service.purge_expired_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired sessions removed"),
+            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}
