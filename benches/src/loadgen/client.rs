@@ -1,0 +1,286 @@
+//! One load-generating connection: a single task that sends on its schedule and reads every
+//! frame the server pushes, classifying frames by scanning bytes rather than parsing JSON.
+//!
+//! The main task drives every connection through a `watch` channel ([`Command`]): run a step,
+//! hand in the step's counts, quit. Live totals for the drain check go through per-connection
+//! cache-line-sized atomics, so the hot path never contends.
+
+use super::setup::Ws;
+use super::stats::{Arrival, PairOrder, StepStats};
+use crate::wire::{FrameKind, Probe, Scanner, write_probe_body};
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+/// Most messages sent in one burst when the schedule has fallen behind.
+const MAX_BURST: u32 = 64;
+
+/// One timed load step, in nanoseconds since the generator's origin instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// Step number.
+    pub id: u32,
+    /// Messages per second per connection.
+    pub rate: f64,
+    /// When sending starts (warm-up begins).
+    pub start_ns: u64,
+    /// When the measured window begins.
+    pub warm_end_ns: u64,
+    /// When sending stops.
+    pub send_end_ns: u64,
+}
+
+/// What the main task tells every connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Command {
+    /// Stay connected, read frames.
+    Idle,
+    /// Send on the step's schedule.
+    Run(Step),
+    /// Report the counts of step `id` and reset them.
+    Collect(u32),
+    /// Close and end.
+    Quit,
+}
+
+/// Live totals of one connection, on a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct Live {
+    /// Messages sent since the start (all steps, warm-ups included).
+    pub sent: AtomicU64,
+    /// Distinct probe deliveries since the start.
+    pub delivered: AtomicU64,
+}
+
+/// A connection ready to load the server.
+pub struct Client {
+    /// Index among all connections.
+    pub index: usize,
+    /// The joined room's name.
+    pub room: String,
+    /// Index of this connection within its room (the probe's sender field).
+    pub sender: u32,
+    /// Connections in the room, this one included.
+    pub members: usize,
+    /// Total connections (to spread send phases).
+    pub clients: usize,
+    /// Minimum body length.
+    pub body_size: usize,
+    /// The socket.
+    pub ws: Ws,
+}
+
+/// What a connection hands back on [`Command::Collect`].
+#[derive(Debug)]
+pub struct StepReport {
+    /// Step number.
+    pub step: u32,
+    /// Connection index.
+    pub index: usize,
+    /// Counts.
+    pub stats: StepStats,
+}
+
+/// Runs a connection until [`Command::Quit`] or until the command channel closes.
+pub async fn run(
+    client: Client,
+    origin: Instant,
+    live: Arc<Live>,
+    mut commands: watch::Receiver<Command>,
+    reports: mpsc::UnboundedSender<StepReport>,
+) {
+    let Client {
+        index,
+        room,
+        sender,
+        members,
+        clients,
+        body_size,
+        mut ws,
+    } = client;
+    let scanner = Scanner::new();
+    let mut order: Vec<PairOrder> = vec![PairOrder::default(); members];
+    let mut stats = StepStats::default();
+    let mut counter: u64 = 0;
+    let mut delivered_total: u64 = 0;
+    let mut sent_total: u64 = 0;
+    let mut open = true;
+    // The current or last step: its window decides what is measured.
+    let mut step: Option<Step> = None;
+    let mut sending = false;
+    let mut next_send_ns: u64 = 0;
+    let mut period_ns: u64 = 0;
+    let mut body = String::with_capacity(body_size + 32);
+    let client_prefix = format!("c{index}-");
+    let room_json = crate::wire::json_string(&room);
+    let sleep = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(sleep);
+
+    loop {
+        tokio::select! {
+            biased;
+            changed = commands.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let command = *commands.borrow_and_update();
+                match command {
+                    Command::Idle => {}
+                    Command::Run(s) => {
+                        step = Some(s);
+                        stats = StepStats::default();
+                        if !open {
+                            stats.disconnected = 1;
+                        }
+                        if s.rate > 0.0 && open {
+                            period_ns = (1e9 / s.rate).max(1.0) as u64;
+                            // Spread the connections' phases evenly over one period.
+                            let phase = period_ns.saturating_mul(index as u64) / clients.max(1) as u64;
+                            next_send_ns = s.start_ns + phase;
+                            sending = next_send_ns < s.send_end_ns;
+                            sleep.as_mut().reset(tokio::time::Instant::from_std(origin + Duration::from_nanos(next_send_ns)));
+                        } else {
+                            sending = false;
+                        }
+                    }
+                    Command::Collect(id) => {
+                        sending = false;
+                        let done = std::mem::take(&mut stats);
+                        if reports.send(StepReport { step: id, index, stats: done }).is_err() {
+                            break;
+                        }
+                    }
+                    Command::Quit => break,
+                }
+            }
+            frame = ws.next(), if open => {
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        match scanner.classify(text.as_bytes()) {
+                            FrameKind::Probe(p) => {
+                                let now_ns = origin.elapsed().as_nanos() as u64;
+                                on_probe(p, now_ns, step.as_ref(), &mut order, &mut stats, &mut delivered_total, &live);
+                            }
+                            FrameKind::Ack => stats.acks += 1,
+                            FrameKind::Error => stats.error(text.as_str()),
+                            _ => {}
+                        }
+                    }
+                    Some(Ok(Message::Close(c))) => {
+                        open = false;
+                        sending = false;
+                        stats.disconnected = 1;
+                        stats.error(format!("closed by server: {c:?}"));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        open = false;
+                        sending = false;
+                        stats.disconnected = 1;
+                        stats.error(format!("connection error: {e}"));
+                    }
+                    None => {
+                        open = false;
+                        sending = false;
+                        stats.disconnected = 1;
+                        stats.error("connection closed");
+                    }
+                }
+            }
+            () = &mut sleep, if sending => {
+                let Some(s) = step else {
+                    sending = false;
+                    continue;
+                };
+                let mut burst = 0;
+                let mut failed = None;
+                loop {
+                    let now_ns = origin.elapsed().as_nanos() as u64;
+                    if next_send_ns > now_ns || burst >= MAX_BURST {
+                        break;
+                    }
+                    if now_ns >= s.send_end_ns {
+                        sending = false;
+                        break;
+                    }
+                    let probe = Probe { sender, counter, sent_ns: now_ns };
+                    write_probe_body(&mut body, probe, body_size);
+                    let frame = format!(
+                        r#"{{"type":"send","room":{room_json},"body":"{body}","client_id":"{client_prefix}{counter}"}}"#
+                    );
+                    if let Err(e) = ws.feed(Message::Text(Utf8Bytes::from(frame))).await {
+                        failed = Some(e);
+                        break;
+                    }
+                    counter += 1;
+                    sent_total += 1;
+                    stats.sent_all += 1;
+                    if now_ns >= s.warm_end_ns {
+                        stats.sent += 1;
+                    }
+                    next_send_ns += period_ns;
+                    burst += 1;
+                }
+                if failed.is_none()
+                    && let Err(e) = ws.flush().await
+                {
+                    failed = Some(e);
+                }
+                live.sent.store(sent_total, Ordering::Relaxed);
+                if let Some(e) = failed {
+                    open = false;
+                    sending = false;
+                    stats.disconnected = 1;
+                    stats.error(format!("send failed: {e}"));
+                }
+                if next_send_ns >= s.send_end_ns {
+                    sending = false;
+                }
+                if sending {
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(origin + Duration::from_nanos(next_send_ns)));
+                }
+            }
+        }
+    }
+    if open {
+        let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+    }
+}
+
+/// Counts one probe delivery.
+fn on_probe(
+    p: Probe,
+    now_ns: u64,
+    step: Option<&Step>,
+    order: &mut [PairOrder],
+    stats: &mut StepStats,
+    delivered_total: &mut u64,
+    live: &Live,
+) {
+    let Some(pair) = order.get_mut(p.sender as usize) else {
+        stats.error(format!("probe from unknown sender {}", p.sender));
+        return;
+    };
+    match pair.arrive(p.counter) {
+        Arrival::Duplicate => {
+            stats.duplicated += 1;
+            return;
+        }
+        Arrival::OutOfOrder => stats.out_of_order += 1,
+        Arrival::InOrder => {}
+    }
+    *delivered_total += 1;
+    live.delivered.store(*delivered_total, Ordering::Relaxed);
+    if let Some(s) = step
+        && p.sent_ns >= s.warm_end_ns
+        && p.sent_ns < s.send_end_ns
+    {
+        stats.delivered += 1;
+        let us = now_ns.saturating_sub(p.sent_ns) / 1000;
+        stats.latency_us.saturating_record(us.max(1));
+    }
+}
