@@ -1,19 +1,30 @@
 //! `RoomFeed`: one subscriber's ordered, gap-free, duplicate-free view of a room.
 //!
 //! The broker is only trusted as a wake-up. The feed remembers the last message seq it handed
-//! out; a message with exactly the next seq goes straight through, an older one is dropped as a
-//! duplicate, and a newer one (a gap: publish order differs from commit order, or a notification
-//! was lost) or a lag report makes the feed re-read the store after its last seq. Since a store
-//! only shows seq N once every seq below N is committed, this yields every message exactly once,
-//! in order, however long the subscriber was away.
+//! out; a message with exactly the next seq goes straight through and an older one is dropped as
+//! a duplicate. A newer one means a gap. Usually the gap is only publish order differing from
+//! commit order (a group commit wakes many posters at once, and they publish in any order), so
+//! the feed holds such messages for a moment and releases them in seq order as the missing ones
+//! arrive. If the gap outlives [`GAP_WAIT`], too many messages are held, or the broker reports a
+//! lag, the feed re-reads the store after its last seq. Since a store only shows seq N once
+//! every seq below N is committed, this yields every message exactly once, in order, however
+//! long the subscriber was away, and costs no store read in the common case.
 
 use crate::broker::{Delivery, Subscription};
 use crate::{Envelope, HistoryPage, RoomEvent, RoomId, Seq, Store, StoreError};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How many messages a feed reads from the store per catch-up query.
 pub const CATCH_UP_PAGE: usize = 256;
+
+/// How long a feed waits for a missing seq to arrive from the broker before it reads the store.
+pub const GAP_WAIT: Duration = Duration::from_millis(30);
+
+/// Most out-of-order messages a feed holds while waiting for a gap to close.
+pub const MAX_HELD: usize = 256;
 
 /// What a feed yields.
 #[derive(Debug, Clone)]
@@ -32,6 +43,10 @@ pub struct RoomFeed {
     last_seq: Seq,
     catching_up: bool,
     pending: VecDeque<Arc<Envelope>>,
+    /// Messages that arrived ahead of a missing seq, by seq.
+    held: BTreeMap<Seq, Arc<Envelope>>,
+    /// When the oldest open gap stops being waited for.
+    gap_deadline: Option<Instant>,
     finished: bool,
 }
 
@@ -65,6 +80,8 @@ impl RoomFeed {
             last_seq: after,
             catching_up: catch_up,
             pending: VecDeque::new(),
+            held: BTreeMap::new(),
+            gap_deadline: None,
             finished: false,
         }
     }
@@ -92,7 +109,21 @@ impl RoomFeed {
                 self.catch_up_page().await?;
                 continue;
             }
-            match self.subscription.recv().await {
+            let delivery = match self.gap_deadline {
+                None => self.subscription.recv().await,
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline, self.subscription.recv()).await {
+                        Ok(delivery) => delivery,
+                        Err(_) => {
+                            tracing::debug!(room = %self.room, after = %self.last_seq, "gap not closed in time; reading the store");
+                            self.catching_up = true;
+                            self.gap_deadline = None;
+                            continue;
+                        }
+                    }
+                }
+            };
+            match delivery {
                 Delivery::Event(env) => {
                     if let Some(item) = self.accept(env) {
                         return Ok(Some(item));
@@ -112,11 +143,18 @@ impl RoomFeed {
     fn accept(&mut self, env: Arc<Envelope>) -> Option<FeedItem> {
         match &env.event {
             RoomEvent::MessagePosted { message } => {
-                if message.seq <= self.last_seq {
+                let seq = message.seq;
+                if seq <= self.last_seq {
                     None
-                } else if message.seq == self.last_seq.next() {
-                    self.last_seq = message.seq;
+                } else if seq == self.last_seq.next() {
+                    self.last_seq = seq;
+                    self.release_held();
                     Some(FeedItem::Event(env))
+                } else if self.held.len() < MAX_HELD {
+                    self.held.insert(seq, env);
+                    self.gap_deadline
+                        .get_or_insert_with(|| Instant::now() + GAP_WAIT);
+                    None
                 } else {
                     self.catching_up = true;
                     None
@@ -130,6 +168,28 @@ impl RoomFeed {
         }
     }
 
+    /// Moves held messages that now follow `last_seq` without a gap into `pending`, and drops
+    /// held ones that are no longer ahead.
+    fn release_held(&mut self) {
+        while let Some(entry) = self.held.first_entry() {
+            let seq = *entry.key();
+            if seq <= self.last_seq {
+                entry.remove();
+            } else if seq == self.last_seq.next() {
+                self.last_seq = seq;
+                self.pending.push_back(entry.remove());
+            } else {
+                break;
+            }
+        }
+        if self.held.is_empty() {
+            self.gap_deadline = None;
+        } else {
+            // A gap remains: wait for it afresh.
+            self.gap_deadline = Some(Instant::now() + GAP_WAIT);
+        }
+    }
+
     async fn catch_up_page(&mut self) -> Result<(), StoreError> {
         let page = HistoryPage::After {
             seq: self.last_seq,
@@ -139,6 +199,7 @@ impl RoomFeed {
         if messages.len() < CATCH_UP_PAGE {
             self.catching_up = false;
         }
+        let caught_up = !self.catching_up;
         for message in messages {
             if message.seq != self.last_seq.next() {
                 // A store must never show a gap; stop here and let the next wake-up retry.
@@ -151,6 +212,9 @@ impl RoomFeed {
                 self.room,
                 RoomEvent::MessagePosted { message },
             )));
+        }
+        if caught_up {
+            self.release_held();
         }
         Ok(())
     }

@@ -47,6 +47,7 @@ macro_rules! conformance_tests {
             live::lagging_subscribers_recover_from_the_store,
             live::presence_and_typing_reach_the_room,
             live::room_deletion_ends_feeds,
+            live::out_of_order_publishes_are_delivered_in_seq_order,
         );
 
         #[test]
