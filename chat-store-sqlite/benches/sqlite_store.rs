@@ -105,7 +105,7 @@ async fn post_concurrently(
 
 /// The cached database with one room of `BIG_ROOM` messages.
 fn big_database(rt: &tokio::runtime::Runtime) -> (SqliteStore, ChatRoom) {
-    let path = std::env::temp_dir().join("chat-store-sqlite-bench-1m-v2.db");
+    let path = std::env::temp_dir().join("chat-store-sqlite-bench-1m-v3.db");
     rt.block_on(async {
         let store = open_or_rebuild(&path).await;
         let (user, room) = user_and_room(&store, "big").await;

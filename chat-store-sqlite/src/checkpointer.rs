@@ -5,19 +5,22 @@
 
 use crate::error::SqliteError;
 use rusqlite::Connection;
+use std::sync::Mutex;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Handle to the checkpointer thread; dropping it stops the thread.
+/// Handle to the checkpointer thread; dropping it stops the thread, [`Checkpointer::stop`]
+/// also waits until its connection is closed.
 pub(crate) struct Checkpointer {
-    _stop: mpsc::Sender<()>,
+    running: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
 }
 
 impl Checkpointer {
     /// Starts checkpointing every `interval`.
     pub(crate) fn start(conn: Connection, interval: Duration) -> Result<Checkpointer, SqliteError> {
         let (stop, stopped) = mpsc::channel::<()>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("chat-sqlite-checkpoint".into())
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
@@ -34,6 +37,20 @@ impl Checkpointer {
                 }
             })
             .map_err(|e| SqliteError::Thread(e.to_string()))?;
-        Ok(Checkpointer { _stop: stop })
+        Ok(Checkpointer {
+            running: Mutex::new(Some((stop, thread))),
+        })
+    }
+
+    /// Stops the thread and waits until it closed its connection (blocking). Idempotent.
+    pub(crate) fn stop(&self) {
+        let running = match self.running.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some((stop, thread)) = running {
+            drop(stop);
+            let _ = thread.join();
+        }
     }
 }

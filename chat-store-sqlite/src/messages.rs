@@ -1,6 +1,7 @@
-//! `MessageStore` for SQLite (search is in [`crate::search`]): the per-room seq is taken from
-//! `rooms.last_seq` and bumped inside the writer's transaction, so seqs are gap-free and never
-//! repeat; idempotent posts are found by the unique (author, client_id) index.
+//! `MessageStore` for SQLite (search is in [`crate::search`]): the per-room seq comes from the
+//! writer's counter of `rooms.last_seq` (see [`crate::writer`]), taken inside the writer's
+//! transaction, so seqs are gap-free and never repeat; idempotent posts are found by the
+//! unique (author, client_id) index.
 
 use crate::error::DbResult;
 use crate::rows::{self, limit};
@@ -30,46 +31,65 @@ fn message_by_id(conn: &Connection, id: i64) -> DbResult<Option<Message>> {
         .optional()?)
 }
 
-/// The post itself, run by the writer inside the group transaction.
-fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
-    if let Some(client_id) = &new.client_id {
-        let original: Option<i64> = conn
-            .prepare_cached(sql::MESSAGE_ID_BY_CLIENT_ID)?
-            .query_row(params![new.author.0, client_id], |r| r.get(0))
-            .optional()?;
-        if let Some(id) = original {
-            let message = message_by_id(conn, id)?.ok_or_else(not_found)?;
-            return Ok(Posted {
-                message,
-                duplicate: true,
-            });
-        }
-    }
-    let author_name: Option<String> = conn
-        .prepare_cached(sql::USERNAME_BY_ID)?
-        .query_row([new.author.0], |r| r.get(0))
+/// The message an earlier post with the same author and client id created, if any.
+fn original(conn: &Connection, new: &NewMessage) -> DbResult<Option<Posted>> {
+    let Some(client_id) = &new.client_id else {
+        return Ok(None);
+    };
+    let id: Option<i64> = conn
+        .prepare_cached(sql::MESSAGE_ID_BY_CLIENT_ID)?
+        .query_row(params![new.author.0, client_id], |r| r.get(0))
         .optional()?;
-    let Some(author_name) = author_name else {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let message = message_by_id(conn, id)?.ok_or_else(not_found)?;
+    Ok(Some(Posted {
+        message,
+        duplicate: true,
+    }))
+}
+
+/// Whether an error is the violation of a UNIQUE constraint.
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+/// The post itself, run by the writer inside the group transaction, without a savepoint: only
+/// reads before the one INSERT. A repeated client id is found by the INSERT itself, which
+/// the unique (author, client_id) index makes fail before it writes anything; only then is
+/// the original looked up. That saves an index probe per post; the answers are those of
+/// looking the client id up first (a repeat is answered with the original even when posted
+/// to another room, existing or not; an original cannot exist for a missing author).
+fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
+    let Some(author_name) = conn.username(new.author)? else {
         return Err(StoreError::NotFound(Entity::User).into());
     };
-    let seq: Option<i64> = conn
-        .prepare_cached(sql::ROOM_NEXT_SEQ)?
-        .query_row([new.room.0], |r| r.get(0))
-        .optional()?;
-    let Some(seq) = seq else {
+    let Some(seq) = conn.next_seq(new.room)? else {
+        if let Some(posted) = original(conn, &new)? {
+            return Ok(posted);
+        }
         return Err(StoreError::NotFound(Entity::Room).into());
     };
-    let id: i64 = conn.prepare_cached(sql::MESSAGE_INSERT)?.query_row(
-        params![
-            new.room.0,
-            seq,
-            new.author.0,
-            new.body,
-            new.client_id,
-            new.created_at.0
-        ],
-        |r| r.get(0),
-    )?;
+    let inserted = conn.prepare_cached(sql::MESSAGE_INSERT)?.execute(params![
+        new.room.0,
+        seq,
+        new.author.0,
+        new.body,
+        new.client_id,
+        new.created_at.0
+    ]);
+    if let Err(e) = inserted {
+        if is_unique_violation(&e)
+            && let Some(posted) = original(conn, &new)?
+        {
+            return Ok(posted);
+        }
+        return Err(e.into());
+    }
+    let id = conn.last_insert_rowid();
+    conn.take_seq(new.room, seq);
     fts_insert(conn, id, new.room, &new.body);
     Ok(Posted {
         message: Message {
@@ -95,7 +115,8 @@ fn not_found() -> crate::error::Fail {
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn post_message(&self, message: NewMessage) -> StoreResult<Posted> {
-        self.write(move |conn| post(conn, message)).await
+        // Reads, then one single-row INSERT: no savepoint needed.
+        self.write_single(move |conn| post(conn, message)).await
     }
 
     async fn edit_message(
@@ -174,5 +195,158 @@ impl MessageStore for SqliteStore {
 
     async fn search(&self, query: SearchQuery) -> StoreResult<Vec<Message>> {
         crate::search::search(self, query).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Fail;
+    use chat_core::{NewRoom, NewUser, RoomStore, User, UserStore};
+    use std::time::Duration;
+
+    async fn setup(store: &SqliteStore) -> (User, RoomId, RoomId) {
+        let user = store
+            .create_user(NewUser {
+                username: "u".into(),
+                password_hash: "x".into(),
+                is_admin: false,
+                created_at: Timestamp(0),
+            })
+            .await
+            .unwrap();
+        let mut rooms = Vec::new();
+        for name in ["a", "b"] {
+            let room = store
+                .create_room(NewRoom {
+                    name: name.into(),
+                    description: String::new(),
+                    created_by: user.id,
+                    created_at: Timestamp(0),
+                })
+                .await
+                .unwrap();
+            rooms.push(room.id);
+        }
+        (user, rooms[0], rooms[1])
+    }
+
+    fn new(room: RoomId, user: &User, body: &str) -> NewMessage {
+        NewMessage {
+            room,
+            author: user.id,
+            body: body.into(),
+            client_id: Some(body.into()),
+            created_at: Timestamp(0),
+        }
+    }
+
+    /// Holds the writer busy so that the requests sent meanwhile share the next group.
+    fn hold_writer(store: &SqliteStore) -> tokio::task::JoinHandle<StoreResult<()>> {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(|_| {
+                    std::thread::sleep(Duration::from_millis(100));
+                    Ok(())
+                })
+                .await
+        })
+    }
+
+    async fn seqs(store: &SqliteStore, room: RoomId) -> (Vec<i64>, i64) {
+        let page = store
+            .history(room, HistoryPage::Latest { limit: 100 })
+            .await
+            .unwrap();
+        let last = store.room(room).await.unwrap().unwrap().last_seq.0;
+        (page.iter().map(|m| m.seq.0).collect(), last)
+    }
+
+    /// The writer's in-memory seq counters follow every rollback: a request rolled back to
+    /// its savepoint between posts of the same group, a failed post, a deleted room, and a
+    /// whole group that fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn seq_counters_survive_rollbacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).await.unwrap();
+        let (user, a, b) = setup(&store).await;
+
+        // One group: posts around a request that moves last_seq and then fails, a post to
+        // a missing room, and the deletion of room b after a post to it.
+        let busy = hold_writer(&store);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let failing = {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |c| {
+                        c.execute("UPDATE rooms SET last_seq = 100 WHERE id = ?1", [a.0])?;
+                        Err::<(), Fail>(StoreError::Conflict(chat_core::Conflict::RoomName).into())
+                    })
+                    .await
+            }
+        };
+        let (p1, p2, f, p3, missing, pb, del, p4) = tokio::join!(
+            store.post_message(new(a, &user, "1")),
+            store.post_message(new(a, &user, "2")),
+            failing,
+            store.post_message(new(a, &user, "3")),
+            store.post_message(new(RoomId(999), &user, "x")),
+            store.post_message(new(b, &user, "b1")),
+            store.delete_room(b),
+            store.post_message(new(a, &user, "4")),
+        );
+        busy.await.unwrap().unwrap();
+        assert!(f.is_err());
+        assert!(matches!(missing, Err(StoreError::NotFound(Entity::Room))));
+        assert_eq!(pb.unwrap().message.seq, Seq(1));
+        del.unwrap();
+        let got: Vec<i64> = [p1, p2, p3, p4]
+            .into_iter()
+            .map(|p| p.unwrap().message.seq.0)
+            .collect();
+        assert_eq!(got, [1, 2, 3, 4]);
+        assert_eq!(seqs(&store, a).await, (vec![1, 2, 3, 4], 4));
+        assert!(store.room(b).await.unwrap().is_none());
+        assert!(matches!(
+            store.post_message(new(b, &user, "b2")).await,
+            Err(StoreError::NotFound(Entity::Room))
+        ));
+        // Repeats are answered with the original, found by the failing INSERT (or, for a
+        // missing room, by looking the client id up), and take no seq.
+        let (again, again_elsewhere, fresh) = tokio::join!(
+            store.post_message(new(a, &user, "2")),
+            store.post_message(new(b, &user, "3")),
+            store.post_message(new(a, &user, "fresh")),
+        );
+        let (again, again_elsewhere) = (again.unwrap(), again_elsewhere.unwrap());
+        assert!(again.duplicate && again.message.seq == Seq(2) && again.message.room == a);
+        assert!(again_elsewhere.duplicate && again_elsewhere.message.seq == Seq(3));
+        assert_eq!(fresh.unwrap().message.seq, Seq(5));
+        assert_eq!(seqs(&store, a).await, (vec![1, 2, 3, 4, 5], 5));
+
+        // A group that fails as a whole: its posts are answered with an error and their
+        // seqs are handed out again.
+        let busy = hold_writer(&store);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (p5, boom, p6) = tokio::join!(
+            store.post_message(new(a, &user, "5")),
+            store.write(|c| {
+                c.execute_batch("ROLLBACK")?;
+                Ok(())
+            }),
+            store.post_message(new(a, &user, "6")),
+        );
+        busy.await.unwrap().unwrap();
+        assert!(
+            p5.is_err() && boom.is_err() && p6.is_err(),
+            "{p5:?} {boom:?} {p6:?}"
+        );
+        assert_eq!(seqs(&store, a).await, (vec![1, 2, 3, 4, 5], 5));
+        let p7 = store.post_message(new(a, &user, "7")).await.unwrap();
+        assert_eq!(p7.message.seq, Seq(6));
+        assert_eq!(seqs(&store, a).await, (vec![1, 2, 3, 4, 5, 6], 6));
+        store.close().await.unwrap();
     }
 }

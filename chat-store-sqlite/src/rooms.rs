@@ -135,6 +135,7 @@ impl RoomStore for SqliteStore {
             }
             // Messages and memberships go by ON DELETE CASCADE.
             conn.prepare_cached(sql::ROOM_DELETE)?.execute([id.0])?;
+            conn.forget_room(id);
             Ok(())
         })
         .await

@@ -1,10 +1,11 @@
-//! Full-text search with FTS5. The index (`messages_fts`, contentless, keyed by the message id)
-//! holds the words of every message that is not deleted, exactly as
-//! [`chat_core::search::words`] splits and lower-cases them, plus a `r<room id>` token in a
-//! separate column to scope a query to one room. A query becomes one MATCH expression: the room
-//! token and every query word, quoted (so no query syntax is ever interpreted) and with `*` for
-//! prefix matching. Message ids grow with seq inside a room, so "newest first" and "before seq"
-//! are rowid order and a rowid bound, both served by the index.
+//! Full-text search with FTS5. The index (`messages_fts`, contentless, keyed by the message id,
+//! `detail=column`) holds the words of every message that is not deleted, exactly as
+//! [`chat_core::search::words`] splits and lower-cases them, each prefixed with its room as
+//! `r<room id>_` (words never contain `_`), so every term is scoped to one room. A query
+//! becomes one MATCH expression: every query word with the room prefix, quoted (so no query
+//! syntax is ever interpreted) and with `*` for prefix matching. Message ids grow with seq
+//! inside a room, so "newest first" and "before seq" are rowid order and a rowid bound, both
+//! served by the index.
 
 use crate::rows::{self, limit};
 use crate::writer::WriteTx;
@@ -12,14 +13,33 @@ use crate::{SqliteStore, sql};
 use chat_core::{Message, RoomId, SearchQuery, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// The text indexed for a body: its words, lower-cased, separated by spaces.
-fn index_text(body: &str) -> String {
-    chat_core::search::words(body).join(" ")
+/// The text indexed for a body in a room: its words, lower-cased, each with the room prefix,
+/// separated by spaces; empty when the body has no word. The words are exactly those of
+/// [`chat_core::search::words`] (a test checks), without allocating one string per word.
+fn index_text(room: RoomId, body: &str) -> String {
+    let prefix = room_prefix(room);
+    let mut text = String::with_capacity(body.len() + 8 * prefix.len());
+    for word in body.split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&prefix);
+        if word.is_ascii() {
+            text.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            // Full Unicode lower-casing depends on the whole word (final sigma).
+            text.push_str(&word.to_lowercase());
+        }
+    }
+    text
 }
 
-/// The token that scopes the index to one room.
-fn room_token(room: RoomId) -> String {
-    format!("r{}", room.0)
+/// The prefix that scopes an indexed word to its room.
+fn room_prefix(room: RoomId) -> String {
+    format!("r{}_", room.0)
 }
 
 /// Quotes one word as an FTS5 string (doubling any quote, although words never hold one).
@@ -33,29 +53,28 @@ pub(crate) fn match_expression(room: RoomId, text: &str) -> Option<String> {
     if words.is_empty() {
         return None;
     }
-    let mut expr = format!("room : {}", quote(&room_token(room)));
-    for word in &words {
-        expr.push_str(" AND words : ");
-        expr.push_str(&quote(word));
-        expr.push_str(" *");
-    }
-    Some(expr)
+    let prefix = room_prefix(room);
+    let terms: Vec<String> = words
+        .iter()
+        .map(|word| format!("{} *", quote(&format!("{prefix}{word}"))))
+        .collect();
+    Some(terms.join(" AND "))
 }
 
 /// A change of the full-text index, applied by the writer at the end of a group.
 #[derive(Debug)]
 pub(crate) enum FtsOp {
-    /// Index a message: its id, room token and words.
-    Insert(i64, String, String),
+    /// Index a message: its id and its words with the room prefix.
+    Insert(i64, String),
     /// Remove a message from the index (a no-op when it is not there).
     Remove(i64),
 }
 
 /// Queues the indexing of a message's body (nothing to index for a body without words).
 pub(crate) fn fts_insert(tx: &WriteTx<'_>, id: i64, room: RoomId, body: &str) {
-    let text = index_text(body);
+    let text = index_text(room, body);
     if !text.is_empty() {
-        tx.defer_fts(FtsOp::Insert(id, room_token(room), text));
+        tx.defer_fts(FtsOp::Insert(id, text));
     }
 }
 
@@ -68,9 +87,9 @@ pub(crate) fn fts_remove(tx: &WriteTx<'_>, id: i64) {
 pub(crate) fn apply(conn: &Connection, ops: &[FtsOp]) -> rusqlite::Result<()> {
     for op in ops {
         match op {
-            FtsOp::Insert(id, room, text) => {
+            FtsOp::Insert(id, text) => {
                 conn.prepare_cached(sql::FTS_INSERT)?
-                    .execute(params![id, room, text])?;
+                    .execute(params![id, text])?;
             }
             FtsOp::Remove(id) => {
                 conn.prepare_cached(sql::FTS_DELETE)?.execute([id])?;
@@ -121,9 +140,24 @@ mod tests {
     fn query_syntax_is_quoted() {
         assert_eq!(
             match_expression(RoomId(7), "\"Quick*\" -( Brown").as_deref(),
-            Some(r#"room : "r7" AND words : "quick" * AND words : "brown" *"#)
+            Some(r#""r7_quick" * AND "r7_brown" *"#)
         );
         assert_eq!(match_expression(RoomId(7), " !! "), None);
-        assert_eq!(index_text("Hello, wörld! 🎉 x-y"), "hello wörld x y");
+        assert_eq!(
+            index_text(RoomId(12), "Hello, wörld! 🎉 x-y"),
+            "r12_hello r12_wörld r12_x r12_y"
+        );
+        assert_eq!(index_text(RoomId(12), " !! "), "");
+        for body in [
+            "Hello, World! ΣΑΣ Straße İstanbul ǅemal 123abc x_y-z ÀÉÎ ΌΣΟΣ. ﬁne 🎉",
+            "",
+            "  MIXED case Ünïcödé",
+        ] {
+            let expected: Vec<String> = chat_core::search::words(body)
+                .iter()
+                .map(|w| format!("r3_{w}"))
+                .collect();
+            assert_eq!(index_text(RoomId(3), body), expected.join(" "), "{body}");
+        }
     }
 }

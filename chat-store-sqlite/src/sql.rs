@@ -119,11 +119,13 @@ pub(crate) const MESSAGE_ID_BY_CLIENT_ID: &str =
 pub(crate) const MESSAGE_BY_SEQ: &str =
     concat!(message_select!(), "WHERE m.room_id = ?1 AND m.seq = ?2");
 pub(crate) const MESSAGE_BY_ID: &str = concat!(message_select!(), "WHERE m.id = ?1");
-pub(crate) const ROOM_NEXT_SEQ: &str =
-    "UPDATE OR FAIL rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq";
+pub(crate) const ROOM_LAST_SEQ: &str = "SELECT last_seq FROM rooms WHERE id = ?1";
+pub(crate) const ROOM_SET_LAST_SEQ: &str = "UPDATE OR FAIL rooms SET last_seq = ?2 WHERE id = ?1";
+// No RETURNING on the hot path: SQLite collects RETURNING rows in an ephemeral table (a
+// b-tree opened and a zeroed page per statement); the id is `last_insert_rowid` instead.
 pub(crate) const MESSAGE_INSERT: &str = "INSERT OR FAIL INTO messages \
      (room_id, seq, author_id, body, client_id, created_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 pub(crate) const MESSAGE_EDIT: &str = "UPDATE messages SET body = ?3, edited_at = ?4 \
      WHERE room_id = ?1 AND seq = ?2 AND deleted = 0 RETURNING id";
 pub(crate) const MESSAGE_SOFT_DELETE: &str =
@@ -142,8 +144,7 @@ pub(crate) const HISTORY_AFTER: &str = concat!(
 );
 
 // Full-text search.
-pub(crate) const FTS_INSERT: &str =
-    "INSERT INTO messages_fts (rowid, room, words) VALUES (?1, ?2, ?3)";
+pub(crate) const FTS_INSERT: &str = "INSERT INTO messages_fts (rowid, words) VALUES (?1, ?2)";
 pub(crate) const FTS_DELETE: &str = "DELETE FROM messages_fts WHERE rowid = ?1";
 pub(crate) const SEARCH_BOUND: &str =
     "SELECT id FROM messages WHERE room_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1";
@@ -189,7 +190,8 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("MESSAGE_ID_BY_CLIENT_ID", MESSAGE_ID_BY_CLIENT_ID),
     ("MESSAGE_BY_SEQ", MESSAGE_BY_SEQ),
     ("MESSAGE_BY_ID", MESSAGE_BY_ID),
-    ("ROOM_NEXT_SEQ", ROOM_NEXT_SEQ),
+    ("ROOM_LAST_SEQ", ROOM_LAST_SEQ),
+    ("ROOM_SET_LAST_SEQ", ROOM_SET_LAST_SEQ),
     ("MESSAGE_INSERT", MESSAGE_INSERT),
     ("MESSAGE_EDIT", MESSAGE_EDIT),
     ("MESSAGE_SOFT_DELETE", MESSAGE_SOFT_DELETE),

@@ -4,31 +4,160 @@
 //! alone. Every request is answered by its oneshot only after COMMIT returned, so an `Ok` means
 //! durable.
 //!
+//! Requests whose only write is one single-row statement, run last, need no savepoint
+//! ([`Writer::write_single`], used by posts): SQLite checks every constraint of a single-row
+//! INSERT before writing anything, and an error during the write itself (I/O, disk full) rolls
+//! the whole transaction back, which fails the group anyway. A savepoint is not free: every
+//! page first changed under it is copied to the statement journal, which cost a post about a
+//! quarter of its time. As a guard, a savepoint-less request that fails must leave
+//! `total_changes` unchanged, or the whole group is rolled back and fails.
+//!
 //! Changes to the full-text index are collected during the group and applied after the last
 //! request, outside the savepoints, in request order: FTS5 flushes its pending index at every
 //! savepoint, so writing it inside them would create a new index segment per message. A
 //! request whose savepoint rolls back drops the index changes it had queued.
+//!
+//! The writer is the only writer of the file, so it keeps each room's `last_seq` in memory
+//! ([`WriteTx::next_seq`]): a post takes its seq from there, and `rooms.last_seq` is written
+//! once per room per group, just before COMMIT (and before any request that runs in a
+//! savepoint, so that its rollback can never lose a counter). Whenever a rollback might have
+//! undone writes the counters came from (a request's savepoint rolled back, the group failed),
+//! the counters are dropped and reloaded from the file on next use: seqs stay gap-free and
+//! are only visible once committed. It also remembers usernames by id for the posts (they
+//! never change), dropped at the same moments.
 
 use crate::error::{DbResult, SqliteError};
 use crate::search::{self, FtsOp};
-use chat_core::{StoreError, StoreResult};
-use rusqlite::Connection;
+use crate::sql;
+use chat_core::{RoomId, StoreError, StoreResult, UserId};
+use rusqlite::{Connection, OptionalExtension};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use tokio::sync::{mpsc, oneshot};
 
+/// A room's seq counter as the writer keeps it.
+#[derive(Debug, Clone, Copy)]
+struct RoomSeq {
+    /// The last seq handed out (in this transaction or committed).
+    last: i64,
+    /// The value of `rooms.last_seq` in the open transaction.
+    stored: i64,
+}
+
+/// Entries each map of the [`WriterCache`] may hold; beyond, it is emptied after a commit.
+const CACHE_LIMIT: usize = 65_536;
+
+/// What the writer remembers across groups. Only ever holds values read from, or about to be
+/// written to, the file inside the writer's own transactions; dropped whenever a rollback may
+/// have undone them. Nothing but [`WriteTx::next_seq`] and [`WriteTx::take_seq`] may change a
+/// room's `last_seq`.
+#[derive(Debug, Default)]
+pub(crate) struct WriterCache {
+    rooms: HashMap<i64, RoomSeq>,
+    /// Usernames by user id (usernames never change and users are never deleted).
+    usernames: HashMap<i64, String>,
+}
+
+impl WriterCache {
+    /// Forgets everything (after a rollback); the next use reloads from the file.
+    fn clear(&mut self) {
+        self.rooms.clear();
+        self.usernames.clear();
+    }
+
+    /// Keeps the memory bounded: once committed, every entry can be reloaded from the file.
+    fn trim(&mut self) {
+        if self.rooms.len() > CACHE_LIMIT {
+            self.rooms = HashMap::new();
+        }
+        if self.usernames.len() > CACHE_LIMIT {
+            self.usernames = HashMap::new();
+        }
+    }
+
+    /// Writes every counter that moved to `rooms.last_seq`, in the open transaction.
+    fn store_seqs(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        for (room, counter) in &mut self.rooms {
+            if counter.last != counter.stored {
+                conn.prepare_cached(sql::ROOM_SET_LAST_SEQ)?
+                    .execute([*room, counter.last])?;
+                counter.stored = counter.last;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The connection as a write operation sees it: inside the open group transaction, with the
-/// full-text index changes to apply once every request of the group ran.
+/// full-text index changes to apply once every request of the group ran, and the writer's
+/// seq counters.
 pub(crate) struct WriteTx<'c> {
     conn: &'c Connection,
     fts: RefCell<Vec<FtsOp>>,
+    cache: &'c RefCell<WriterCache>,
 }
 
 impl WriteTx<'_> {
     /// Queues a change of the full-text index for the end of the group.
     pub(crate) fn defer_fts(&self, op: FtsOp) {
         self.fts.borrow_mut().push(op);
+    }
+
+    /// The seq the next message of `room` gets, `None` when the room does not exist. Takes
+    /// nothing: call [`WriteTx::take_seq`] once the message is written.
+    pub(crate) fn next_seq(&self, room: RoomId) -> DbResult<Option<i64>> {
+        if let Some(counter) = self.cache.borrow().rooms.get(&room.0) {
+            return Ok(Some(counter.last + 1));
+        }
+        let stored: Option<i64> = self
+            .conn
+            .prepare_cached(sql::ROOM_LAST_SEQ)?
+            .query_row([room.0], |r| r.get(0))
+            .optional()?;
+        Ok(stored.map(|stored| {
+            self.cache.borrow_mut().rooms.insert(
+                room.0,
+                RoomSeq {
+                    last: stored,
+                    stored,
+                },
+            );
+            stored + 1
+        }))
+    }
+
+    /// Records that `seq` (from [`WriteTx::next_seq`]) was used by a message written in this
+    /// transaction.
+    pub(crate) fn take_seq(&self, room: RoomId, seq: i64) {
+        if let Some(counter) = self.cache.borrow_mut().rooms.get_mut(&room.0) {
+            counter.last = seq;
+        }
+    }
+
+    /// A user's name, `None` when the user does not exist.
+    pub(crate) fn username(&self, user: UserId) -> DbResult<Option<String>> {
+        if let Some(name) = self.cache.borrow().usernames.get(&user.0) {
+            return Ok(Some(name.clone()));
+        }
+        let name: Option<String> = self
+            .conn
+            .prepare_cached(sql::USERNAME_BY_ID)?
+            .query_row([user.0], |r| r.get(0))
+            .optional()?;
+        if let Some(name) = &name {
+            self.cache
+                .borrow_mut()
+                .usernames
+                .insert(user.0, name.clone());
+        }
+        Ok(name)
+    }
+
+    /// Forgets a room's counter (the room is being deleted).
+    pub(crate) fn forget_room(&self, room: RoomId) {
+        self.cache.borrow_mut().rooms.remove(&room.0);
     }
 }
 
@@ -42,6 +171,8 @@ impl Deref for WriteTx<'_> {
 
 /// A write operation queued for the writer thread, type-erased.
 trait WriteJob: Send {
+    /// Whether the request runs inside its own savepoint (see [`Writer::write_single`]).
+    fn savepoint(&self) -> bool;
     /// Runs the operation inside the request's savepoint; keeps its result. Returns whether
     /// it succeeded (and its savepoint is to be released).
     fn run(&mut self, tx: &WriteTx<'_>) -> bool;
@@ -51,6 +182,7 @@ trait WriteJob: Send {
 }
 
 struct Job<T, F> {
+    savepoint: bool,
     op: Option<F>,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
@@ -61,6 +193,10 @@ where
     T: Send + 'static,
     F: FnOnce(&WriteTx<'_>) -> DbResult<T> + Send + 'static,
 {
+    fn savepoint(&self) -> bool {
+        self.savepoint
+    }
+
     fn run(&mut self, tx: &WriteTx<'_>) -> bool {
         let Some(op) = self.op.take() else {
             return false;
@@ -119,14 +255,36 @@ impl Writer {
         Ok(Writer { tx })
     }
 
-    /// Runs `op` in the next group transaction; answers once it committed.
+    /// Runs `op` in the next group transaction, inside its own savepoint; answers once it
+    /// committed.
     pub(crate) async fn write<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTx<'_>) -> DbResult<T> + Send + 'static,
+    {
+        self.enqueue(true, op).await
+    }
+
+    /// Like [`Writer::write`] but without a savepoint, for an `op` whose only write is a
+    /// single-row INSERT or UPDATE as its last fallible step (before it, only reads): when it
+    /// fails, it has written nothing. `op` must not change the writer's counters before its
+    /// write succeeded.
+    pub(crate) async fn write_single<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTx<'_>) -> DbResult<T> + Send + 'static,
+    {
+        self.enqueue(false, op).await
+    }
+
+    async fn enqueue<T, F>(&self, savepoint: bool, op: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTx<'_>) -> DbResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Job {
+            savepoint,
             op: Some(op),
             result: None,
             reply,
@@ -150,6 +308,7 @@ impl Writer {
 
 /// The writer thread's loop.
 fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize) {
+    let cache = RefCell::new(WriterCache::default());
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         let mut close = None;
@@ -175,11 +334,14 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize) {
                     }
                 }
             }
-            commit_group(&conn, &mut batch);
-            let _ = reply.send(shutdown(&conn));
+            commit_group(&conn, &cache, &mut batch);
+            let result = shutdown(&conn);
+            // Closed before answering: once `close` returned, the file is left alone.
+            drop(conn);
+            let _ = reply.send(result);
             return;
         }
-        commit_group(&conn, &mut batch);
+        commit_group(&conn, &cache, &mut batch);
     }
     // Every handle is gone: the queue is drained, so just tidy up.
     if let Err(e) = shutdown(&conn) {
@@ -199,11 +361,21 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 /// Runs a batch in one transaction and answers every request after it ended.
-fn commit_group(conn: &Connection, batch: &mut Vec<Box<dyn WriteJob>>) {
+fn commit_group(
+    conn: &Connection,
+    cache: &RefCell<WriterCache>,
+    batch: &mut Vec<Box<dyn WriteJob>>,
+) {
     if batch.is_empty() {
         return;
     }
-    let failure = run_group(conn, batch).err();
+    let failure = run_group(conn, cache, batch).err();
+    if failure.is_some() {
+        // The counters may hold values of the lost transaction.
+        cache.borrow_mut().clear();
+    } else {
+        cache.borrow_mut().trim();
+    }
     if failure.is_some() && !conn.is_autocommit() {
         // Whatever state the transaction is in, nothing of it may survive.
         if let Err(e) = conn.execute_batch("ROLLBACK") {
@@ -218,15 +390,43 @@ fn commit_group(conn: &Connection, batch: &mut Vec<Box<dyn WriteJob>>) {
     }
 }
 
-fn run_group(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), String> {
+fn run_group(
+    conn: &Connection,
+    cache: &RefCell<WriterCache>,
+    batch: &mut [Box<dyn WriteJob>],
+) -> Result<(), String> {
+    let store_seqs = || {
+        cache
+            .borrow_mut()
+            .store_seqs(conn)
+            .map_err(|e| format!("storing the rooms' last seqs failed: {e}"))
+    };
     exec(conn, "BEGIN IMMEDIATE").map_err(|e| format!("BEGIN failed: {e}"))?;
     let tx = WriteTx {
         conn,
         fts: RefCell::new(Vec::new()),
+        cache,
     };
     for job in batch.iter_mut() {
-        exec(conn, "SAVEPOINT request").map_err(|e| format!("SAVEPOINT failed: {e}"))?;
         let queued = tx.fts.borrow().len();
+        if !job.savepoint() {
+            let changes = conn.total_changes();
+            let ok = job.run(&tx);
+            if conn.is_autocommit() {
+                return Err("SQLite rolled the transaction back".into());
+            }
+            if !ok {
+                tx.fts.borrow_mut().truncate(queued);
+                if conn.total_changes() != changes {
+                    return Err("a failed request without a savepoint left changes".into());
+                }
+            }
+            continue;
+        }
+        // A rollback to the savepoint drops the counters: write them first, so that it
+        // cannot lose those of the requests before.
+        store_seqs()?;
+        exec(conn, "SAVEPOINT request").map_err(|e| format!("SAVEPOINT failed: {e}"))?;
         let ok = job.run(&tx);
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back (e.g. disk full): the group is lost.
@@ -235,9 +435,11 @@ fn run_group(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), S
         if !ok {
             tx.fts.borrow_mut().truncate(queued);
             exec(conn, "ROLLBACK TO request").map_err(|e| format!("ROLLBACK TO failed: {e}"))?;
+            cache.borrow_mut().clear();
         }
         exec(conn, "RELEASE request").map_err(|e| format!("RELEASE failed: {e}"))?;
     }
+    store_seqs()?;
     search::apply(conn, &tx.fts.into_inner())
         .map_err(|e| format!("updating the search index failed: {e}"))?;
     exec(conn, "COMMIT").map_err(|e| format!("COMMIT failed: {e}"))
@@ -302,5 +504,70 @@ mod tests {
             writer.write(|_| Ok(())).await,
             Err(StoreError::Closed)
         ));
+    }
+
+    /// A request without a savepoint that fails having written nothing fails alone; one that
+    /// fails after writing takes its whole group down (nothing of it survives).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_request_without_savepoint_never_leaves_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
+            .unwrap();
+        let writer = Writer::start(conn, 64, 64).unwrap();
+        let hold = || {
+            let w = writer.clone();
+            tokio::spawn(async move {
+                w.write(|_| {
+                    std::thread::sleep(Duration::from_millis(100));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        let single = |v: i64, fail_after: bool| {
+            let w = writer.clone();
+            async move {
+                w.write_single(move |c| {
+                    if !fail_after {
+                        // Fails on the UNIQUE constraint before writing.
+                        c.execute("INSERT INTO t (x) VALUES (?1)", [v])?;
+                        return Ok(());
+                    }
+                    c.execute("INSERT INTO t (x) VALUES (?1)", [v])?;
+                    Err(Fail::from(StoreError::NotFound(chat_core::Entity::Room)))
+                })
+                .await
+            }
+        };
+        let rows = || {
+            let w = writer.clone();
+            async move {
+                w.write(|c| {
+                    let mut s = c.prepare("SELECT x FROM t ORDER BY x")?;
+                    let v: Vec<i64> = s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                    Ok::<_, Fail>(v)
+                })
+                .await
+                .unwrap()
+            }
+        };
+
+        let busy = hold();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (a, dup, b) = tokio::join!(single(1, false), single(1, false), single(2, false));
+        busy.await.unwrap().unwrap();
+        assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+        assert!(matches!(dup, Err(StoreError::Backend(_))), "{dup:?}");
+        assert_eq!(rows().await, [1, 2]);
+
+        let busy = hold();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (c, bad, d) = tokio::join!(single(3, false), single(4, true), single(5, false));
+        busy.await.unwrap().unwrap();
+        assert!(matches!(bad, Err(StoreError::NotFound(_))), "{bad:?}");
+        assert!(c.is_err() && d.is_err(), "the group failed: {c:?} {d:?}");
+        assert_eq!(rows().await, [1, 2]);
+        writer.close().await.unwrap();
     }
 }
