@@ -81,8 +81,8 @@ async fn upgrade(State(chat): State<ChatHttp>, request: Request) -> Response {
     chat.metrics()
         .record_request(101, std::time::Duration::ZERO);
     let config = chat.config();
-    ws.read_buffer_size(config.socket_buffer_bytes)
-        .write_buffer_size(config.socket_buffer_bytes)
+    ws.read_buffer_size(config.read_buffer_bytes)
+        .write_buffer_size(config.write_buffer_bytes)
         .max_message_size(config.transport_max_message())
         .max_frame_size(config.transport_max_message())
         .on_upgrade(move |socket| serve(chat, user, socket))

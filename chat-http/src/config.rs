@@ -58,9 +58,14 @@ pub struct HttpConfig {
     /// How often an open WebSocket re-reads its user: a deactivated (or deleted) user is
     /// disconnected with 4001, and changed admin rights take effect.
     pub session_check_interval: Duration,
-    /// Read and write buffer size of each WebSocket in bytes (tungstenite's default of 128 KiB
-    /// costs about 135 KB of memory per idle connection; 4 KiB costs about 7 KB).
-    pub socket_buffer_bytes: usize,
+    /// Read buffer of each WebSocket in bytes. It is allocated for every open connection, idle
+    /// or not: tungstenite's default of 128 KiB costs about 135 KB per idle connection. Client
+    /// frames are small, so 1 KiB (a larger frame just takes more reads) keeps an idle
+    /// authenticated connection near 8 KB of server memory.
+    pub read_buffer_bytes: usize,
+    /// Write buffer of each WebSocket in bytes: frames are collected up to this size before a
+    /// write to the socket, so fan-out bursts cost few system calls.
+    pub write_buffer_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -81,7 +86,8 @@ impl Default for HttpConfig {
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             session_check_interval: Duration::from_secs(30),
-            socket_buffer_bytes: 4 * 1024,
+            read_buffer_bytes: 1024,
+            write_buffer_bytes: 4 * 1024,
         }
     }
 }

@@ -158,8 +158,8 @@ async fn upgrade(chat: ChatHttp, headers: HeaderMap, on_upgrade: Option<OnUpgrad
     };
     let config = chat.config();
     let ws_config = WebSocketConfig::default()
-        .read_buffer_size(config.socket_buffer_bytes)
-        .write_buffer_size(config.socket_buffer_bytes)
+        .read_buffer_size(config.read_buffer_bytes)
+        .write_buffer_size(config.write_buffer_bytes)
         .max_message_size(Some(config.transport_max_message()))
         .max_frame_size(Some(config.transport_max_message()));
     let serving = chat.clone();

@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -26,11 +25,31 @@ pub const DEFAULT_HISTORY_LIMIT: usize = 50;
 /// `typing` frames for one room closer together than this are ignored.
 pub const TYPING_INTERVAL: Duration = Duration::from_millis(1000);
 
-/// Messages from room forwarders to their connection.
-#[derive(Debug)]
-pub(crate) enum Control {
-    /// The room was deleted: forget it.
-    RoomGone(RoomId),
+/// Rooms whose forwarders ended because the room was deleted, reported to their connection.
+///
+/// A list and a `Notify` rather than a channel: a tokio channel allocates a 32-slot block up
+/// front, which every idle connection would pay for although rooms are rarely deleted.
+#[derive(Debug, Default)]
+pub(crate) struct GoneRooms {
+    rooms: std::sync::Mutex<Vec<RoomId>>,
+    notify: tokio::sync::Notify,
+}
+
+impl GoneRooms {
+    /// Reports that `room` is gone and wakes the connection.
+    fn report(&self, room: RoomId) {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(room);
+        self.notify.notify_one();
+    }
+
+    /// Waits for reports and takes every room reported so far.
+    pub(crate) async fn wait(&self) -> Vec<RoomId> {
+        self.notify.notified().await;
+        std::mem::take(&mut *self.rooms.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl From<ChatError> for FrameError {
@@ -55,7 +74,7 @@ pub(crate) struct Connection {
     chat: ChatHttp,
     user: User,
     out: Outbound,
-    control: mpsc::UnboundedSender<Control>,
+    gone: Arc<GoneRooms>,
     rooms: HashMap<RoomId, Joined>,
     last_typing: HashMap<RoomId, Instant>,
     strikes: u32,
@@ -71,13 +90,13 @@ impl Connection {
         chat: ChatHttp,
         user: User,
         out: Outbound,
-        control: mpsc::UnboundedSender<Control>,
+        gone: Arc<GoneRooms>,
     ) -> Connection {
         Connection {
             chat,
             user,
             out,
-            control,
+            gone,
             rooms: HashMap::new(),
             last_typing: HashMap::new(),
             strikes: 0,
@@ -290,7 +309,7 @@ impl Connection {
             self.user.id,
             self.out.clone(),
             self.service().clone(),
-            self.control.clone(),
+            Arc::clone(&self.gone),
         ));
         let key = name_key(&room.name);
         self.rooms.insert(
@@ -413,13 +432,11 @@ impl Connection {
         }
     }
 
-    /// Handles a message from a room forwarder.
-    pub(crate) fn on_control(&mut self, control: Control) {
-        match control {
-            Control::RoomGone(id) => {
-                if let Some(joined) = self.rooms.remove(&id) {
-                    joined.forwarder.abort();
-                }
+    /// Forgets rooms whose forwarders reported them deleted.
+    pub(crate) fn forget_rooms(&mut self, rooms: Vec<RoomId>) {
+        for id in rooms {
+            if let Some(joined) = self.rooms.remove(&id) {
+                joined.forwarder.abort();
             }
         }
     }
@@ -440,7 +457,7 @@ async fn forward(
     me: UserId,
     out: Outbound,
     service: ChatService,
-    control: mpsc::UnboundedSender<Control>,
+    gone: Arc<GoneRooms>,
 ) {
     loop {
         match feed.next().await {
@@ -458,7 +475,7 @@ async fn forward(
             Ok(Some(FeedItem::RoomDeleted)) => {
                 out.push(frames::encode(&ServerFrame::RoomDeleted { room: &room }))
                     .await;
-                let _ = control.send(Control::RoomGone(feed.room()));
+                gone.report(feed.room());
                 return;
             }
             Ok(None) => {

@@ -5,7 +5,7 @@
 //! and a writer draining the bounded outbound queue into the sink in batches. Room feeds run as
 //! small forwarding tasks that push shared, pre-encoded frames into the queue.
 
-use super::connection::Connection;
+use super::connection::{Connection, GoneRooms};
 use super::frames::FrameError;
 use super::outbound::{CloseSignal, Outbound, close_code};
 use crate::ChatHttp;
@@ -13,6 +13,7 @@ use bytes::Bytes;
 use chat_core::User;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::fmt::Display;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -77,8 +78,8 @@ where
         metrics.clone(),
     );
     let writer = tokio::spawn(write_loop(sink, rx, close.clone(), config.ping_interval));
-    let (control_tx, mut control_rx) = mpsc::unbounded_channel();
-    let mut conn = Connection::new(chat.clone(), user, out, control_tx);
+    let gone = Arc::new(GoneRooms::default());
+    let mut conn = Connection::new(chat.clone(), user, out, Arc::clone(&gone));
     Box::pin(conn.hello()).await;
 
     let idle_timeout = config.idle_timeout;
@@ -96,7 +97,7 @@ where
                 close.close(close_code::GOING_AWAY, "server shutting down", true);
                 break;
             }
-            Some(control) = control_rx.recv() => conn.on_control(control),
+            rooms = gone.wait() => conn.forget_rooms(rooms),
             _ = session_check.tick() => {
                 if !Box::pin(conn.refresh_user()).await {
                     close.close(close_code::SESSION_ENDED, "session ended", true);
