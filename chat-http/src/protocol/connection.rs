@@ -63,7 +63,7 @@ impl From<ChatError> for FrameError {
 
 /// A room this connection has joined.
 struct Joined {
-    room: ChatRoom,
+    room: Arc<ChatRoom>,
     key: String,
     forwarder: JoinHandle<()>,
     presence: PresenceGuard,
@@ -227,12 +227,12 @@ impl Connection {
     }
 
     /// The room called `name`: from the joined rooms, else from the store.
-    async fn resolve(&self, name: &str) -> Result<ChatRoom, FrameError> {
+    async fn resolve(&self, name: &str) -> Result<Arc<ChatRoom>, FrameError> {
         let key = name_key(name);
         if let Some(j) = self.rooms.values().find(|j| j.key == key) {
-            return Ok(j.room.clone());
+            return Ok(Arc::clone(&j.room));
         }
-        Ok(self.service().room(&self.user, name).await?)
+        Ok(Arc::new(self.service().room(&self.user, name).await?))
     }
 
     fn check_rate(&mut self) -> Result<(), FrameError> {
@@ -257,7 +257,7 @@ impl Connection {
     }
 
     async fn join(&mut self, name: &str, after_seq: Option<i64>) -> Result<(), FrameError> {
-        let room = self.service().room(&self.user, name).await?;
+        let room = Arc::new(self.service().room(&self.user, name).await?);
         let previous = self.rooms.remove(&room.id);
         if previous.is_none() && self.rooms.len() >= self.chat.config().max_rooms_per_connection {
             return Err(FrameError::new(
