@@ -88,6 +88,8 @@ mod search;
 mod sessions;
 mod sql;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod users;
 
 pub use broker::{BrokerStats, PostgresBroker};

@@ -8,63 +8,17 @@ pub mod http;
 pub mod ws;
 
 use chat_store_postgres::PostgresStore;
+pub use chat_store_postgres::testing::test_url;
+use chat_store_postgres::testing::{self, drop_stale_schemas, fresh_schema_name};
 use sqlx::AssertSqlSafe;
-use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
-
-/// The environment variable naming the test server, as in chat-store-postgres's tests.
-pub const URL_VAR: &str = "CHAT_TEST_POSTGRES_URL";
-
-/// Prefix of test schemas, shared with chat-store-postgres's tests (`chat_t_<secs>_<hex>`), so
-/// either suite drops what a crashed run of the other left behind.
-const PREFIX: &str = "chat_t_";
-
-/// Test schemas older than this are from finished runs and are dropped.
-const STALE_SECS: u64 = 15 * 60;
 
 /// How long a node may take to answer `/healthz` after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The test server's URL, or `None` after printing why the test is skipped.
-pub fn test_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "skipped: {test}: {URL_VAR} not set (e.g. {URL_VAR}=postgres://postgres@127.0.0.1:5432/test)"
-            );
-            None
-        }
-    }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A new schema name, unique across processes.
-fn fresh_schema_name() -> String {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!(
-        "{PREFIX}{}_{:012x}",
-        now_secs(),
-        h.finish() & 0xffff_ffff_ffff
-    )
-}
 
 /// `url` with `options=-c search_path=<schema>` added: sqlx passes `options` to the server as
 /// the startup `options` parameter, so every connection of a node (its pool and its `LISTEN`
@@ -123,51 +77,8 @@ impl TestSchema {
 
     /// Drops the schema and everything in it.
     pub async fn drop_schema(&self) {
-        match sqlx::PgPool::connect(&self.url).await {
-            Ok(pool) => {
-                drop_schema_with(&pool, &self.name).await;
-                pool.close().await;
-            }
-            Err(e) => eprintln!("could not drop schema {}: {e}", self.name),
-        }
+        testing::drop_schema(&self.url, &self.name).await;
     }
-}
-
-async fn drop_schema_with(pool: &sqlx::PgPool, schema: &str) {
-    assert!(schema.starts_with(PREFIX));
-    assert!(
-        schema
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    );
-    let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-    if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(pool).await {
-        eprintln!("could not drop schema {schema}: {e}");
-    }
-}
-
-/// Drops test schemas older than [`STALE_SECS`], left behind by runs that were killed.
-async fn drop_stale_schemas(url: &str) {
-    let Ok(pool) = sqlx::PgPool::connect(url).await else {
-        return;
-    };
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'chat\\_t\\_%'",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap_or_default();
-    let cutoff = now_secs().saturating_sub(STALE_SECS);
-    for name in names {
-        let created = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('_').next())
-            .and_then(|secs| secs.parse::<u64>().ok());
-        if created.is_some_and(|c| c < cutoff) {
-            drop_schema_with(&pool, &name).await;
-        }
-    }
-    pool.close().await;
 }
 
 /// Where node `name`'s output goes for the run using `schema` (removed after a passing run,
