@@ -18,9 +18,17 @@
 //! - `axum` / `warp`: the adapters: `chat_http::axum::router(chat)` and
 //!   `chat_http::warp::routes(chat)`.
 //!
-//! ```ignore
+//! ```no_run
+//! use std::sync::Arc;
+//! let service = chat_core::ChatService::new(
+//!     Arc::new(chat_store_memory::MemoryStore::new()),
+//!     Arc::new(chat_core::LocalBroker::default()),
+//!     chat_core::Config::default(),
+//! );
 //! let chat = chat_http::ChatHttp::new(service, chat_http::HttpConfig::default());
-//! let app = axum::Router::new().merge(chat_http::axum::router(chat.clone()));
+//! // axum (feature `axum`): `axum::Router::new().merge(chat_http::axum::router(chat))`
+//! // warp (feature `warp`): `my_routes.or(chat_http::warp::routes(chat))`
+//! # drop(chat);
 //! ```
 
 pub mod api;

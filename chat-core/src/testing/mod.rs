@@ -1,12 +1,14 @@
 //! The backend conformance suite (feature `testing`): every behaviour a store must have,
 //! runnable against any backend with one line:
 //!
-//! ```ignore
+//! ```no_run
 //! // tests/conformance.rs of a store crate
 //! async fn store() -> Option<std::sync::Arc<dyn chat_core::Store>> {
-//!     Some(std::sync::Arc::new(my_store::MyStore::new()))
+//!     // A real backend: `Some(std::sync::Arc::new(MyStore::new()))`.
+//!     None
 //! }
 //! chat_core::conformance_tests!(store);
+//! # fn main() {}
 //! ```
 //!
 //! The factory returns a fresh, empty store per call, or `None` to skip (for example when a
