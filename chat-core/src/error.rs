@@ -137,6 +137,9 @@ pub enum StoreError {
     /// The record does not exist.
     #[error("{0} not found")]
     NotFound(Entity),
+    /// The author of a post is not a member of its room.
+    #[error("not a member of the room")]
+    NotMember,
     /// The backend failed (I/O, driver, corrupt data...).
     #[error("storage backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -228,6 +231,7 @@ impl From<StoreError> for ChatError {
         match e {
             StoreError::Conflict(c) => ChatError::Conflict(c),
             StoreError::NotFound(what) => ChatError::NotFound(what),
+            StoreError::NotMember => ChatError::NotMember,
             other => ChatError::Store(other),
         }
     }

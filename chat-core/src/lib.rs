@@ -51,6 +51,6 @@ pub use presence::PresenceTracker;
 pub use room::{ChatRoom, Member, NewRoom, RoomQuery};
 pub use service::{ChatService, HistorySlice, PresenceGuard};
 pub use session::{Session, SessionToken, TokenHash};
-pub use store::{MessageStore, RoomStore, SessionStore, Store, UserStore};
+pub use store::{MessageStore, PostListener, RoomStore, SessionStore, Store, UserStore};
 pub use timestamp::Timestamp;
 pub use user::{NewUser, User, UserQuery};

@@ -12,6 +12,9 @@ use chat_core::{
 impl MessageStore for MemoryStore {
     async fn post_message(&self, new: NewMessage) -> StoreResult<Posted> {
         let mut s = self.lock();
+        if s.rooms.contains_key(&new.room) && !s.membership.contains(&(new.room, new.author)) {
+            return Err(StoreError::NotMember);
+        }
         if let Some(client_id) = &new.client_id
             && let Some((room, seq)) = s.client_ids.get(&(new.author, client_id.clone())).copied()
             && let Some(original) = s.message(room, seq)

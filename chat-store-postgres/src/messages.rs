@@ -13,8 +13,8 @@ use crate::error::{backend, is_unique_violation, missing_or_backend};
 use crate::{PgError, PostgresStore, sql};
 use async_trait::async_trait;
 use chat_core::{
-    Entity, HistoryPage, Message, MessageId, MessageStore, NewMessage, Posted, RoomId, SearchQuery,
-    Seq, StoreError, StoreResult, Timestamp, UserId,
+    Entity, HistoryPage, Message, MessageId, MessageStore, NewMessage, Posted, RoomId, RoomStore,
+    SearchQuery, Seq, StoreError, StoreResult, Timestamp, UserId,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -102,7 +102,9 @@ impl MessageStore for PostgresStore {
             // the insert or not at all.
             let result = sqlx::query(
                 "WITH r AS (
-                     UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1
+                     UPDATE rooms SET last_seq = last_seq + 1
+                     WHERE id = $1
+                       AND EXISTS (SELECT 1 FROM memberships WHERE room_id = $1 AND user_id = $2)
                      RETURNING id, last_seq
                  )
                  INSERT INTO messages (room_id, seq, author_id, body, client_id, created_at, search)
@@ -148,7 +150,13 @@ impl MessageStore for PostgresStore {
                     duplicate: false,
                 });
             }
-            // Nothing inserted: the client id was already used, or the room is missing.
+            // Nothing inserted: the author is not a member, the client id was already used, or
+            // the room is missing.
+            if self.room_exists(message.room).await?
+                && !self.is_member(message.room, message.author).await?
+            {
+                return Err(StoreError::NotMember);
+            }
             if let Some(client_id) = message.client_id.as_deref()
                 && let Some(original) = self.message_by_client_id(message.author, client_id).await?
             {

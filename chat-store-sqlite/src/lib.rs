@@ -254,6 +254,11 @@ impl SqliteStore {
         self.inner.writer.write_single(op).await
     }
 
+    /// The writer (posts announce through it).
+    pub(crate) fn inner_writer(&self) -> &Writer {
+        &self.inner.writer
+    }
+
     /// Runs a read on a read connection.
     pub(crate) async fn read<T, F>(&self, op: F) -> StoreResult<T>
     where

@@ -10,10 +10,11 @@ use crate::writer::WriteTx;
 use crate::{SqliteStore, sql};
 use async_trait::async_trait;
 use chat_core::{
-    Entity, HistoryPage, Message, MessageId, MessageStore, NewMessage, Posted, RoomId, SearchQuery,
-    Seq, StoreError, StoreResult, Timestamp,
+    Entity, HistoryPage, Message, MessageId, MessageStore, NewMessage, PostListener, Posted,
+    RoomId, SearchQuery, Seq, StoreError, StoreResult, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::Arc;
 
 /// One message by position, on any connection.
 fn message_by_seq(conn: &Connection, room: RoomId, seq: Seq) -> DbResult<Option<Message>> {
@@ -61,7 +62,9 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 /// the unique (author, client_id) index makes fail before it writes anything; only then is
 /// the original looked up. That saves an index probe per post; the answers are those of
 /// looking the client id up first (a repeat is answered with the original even when posted
-/// to another room, existing or not; an original cannot exist for a missing author).
+/// to another room, existing or not; an original cannot exist for a missing author). The
+/// membership is checked before, with the write, as the trait asks: a non-member is refused
+/// even for a repeated client id.
 fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
     let Some(author_name) = conn.username(new.author)? else {
         return Err(StoreError::NotFound(Entity::User).into());
@@ -72,6 +75,12 @@ fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
         }
         return Err(StoreError::NotFound(Entity::Room).into());
     };
+    let member: bool = conn
+        .prepare_cached(sql::MEMBER_EXISTS)?
+        .query_row(params![new.room.0, new.author.0], |r| r.get(0))?;
+    if !member {
+        return Err(StoreError::NotMember.into());
+    }
     let inserted = conn.prepare_cached(sql::MESSAGE_INSERT)?.execute(params![
         new.room.0,
         seq,
@@ -91,7 +100,7 @@ fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
     let id = conn.last_insert_rowid();
     conn.take_seq(new.room, seq);
     fts_insert(conn, id, new.room, &new.body);
-    Ok(Posted {
+    let posted = Posted {
         message: Message {
             id: MessageId(id),
             room: new.room,
@@ -105,7 +114,9 @@ fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
             deleted: false,
         },
         duplicate: false,
-    })
+    };
+    conn.announce(&posted.message);
+    Ok(posted)
 }
 
 fn not_found() -> crate::error::Fail {
@@ -117,6 +128,10 @@ impl MessageStore for SqliteStore {
     async fn post_message(&self, message: NewMessage) -> StoreResult<Posted> {
         // Reads, then one single-row INSERT: no savepoint needed.
         self.write_single(move |conn| post(conn, message)).await
+    }
+
+    fn announce_posts(&self, listener: Arc<dyn PostListener>) -> bool {
+        self.inner_writer().announce_posts(listener)
     }
 
     async fn edit_message(

@@ -25,16 +25,22 @@
 //! the counters are dropped and reloaded from the file on next use: seqs stay gap-free and
 //! are only visible once committed. It also remembers usernames by id for the posts (they
 //! never change), dropped at the same moments.
+//!
+//! When the store announces posts (see [`chat_core::PostListener`]), the writer collects the
+//! messages a group posted, dropped like the index changes when their request rolls back, and
+//! hands them to the listener in order right after COMMIT, before answering anyone: posts are
+//! published in seq order the moment they are durable.
 
 use crate::error::{DbResult, SqliteError};
 use crate::search::{self, FtsOp};
 use crate::sql;
-use chat_core::{RoomId, StoreError, StoreResult, UserId};
+use chat_core::{Message, PostListener, RoomId, StoreError, StoreResult, UserId};
 use rusqlite::{Connection, OptionalExtension};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// A room's seq counter as the writer keeps it.
@@ -97,9 +103,34 @@ pub(crate) struct WriteTx<'c> {
     conn: &'c Connection,
     fts: RefCell<Vec<FtsOp>>,
     cache: &'c RefCell<WriterCache>,
+    /// Messages to announce after COMMIT; `None` when no one listens.
+    posted: Option<RefCell<Vec<Message>>>,
 }
 
 impl WriteTx<'_> {
+    /// Queues a newly posted message for the listener, if there is one.
+    pub(crate) fn announce(&self, message: &Message) {
+        if let Some(posted) = &self.posted {
+            posted.borrow_mut().push(message.clone());
+        }
+    }
+
+    /// How many messages and index changes are queued (to drop a failed request's own).
+    fn queued(&self) -> (usize, usize) {
+        (
+            self.fts.borrow().len(),
+            self.posted.as_ref().map_or(0, |p| p.borrow().len()),
+        )
+    }
+
+    /// Drops what was queued after `queued` (a request that failed).
+    fn drop_queued(&self, (fts, posted): (usize, usize)) {
+        self.fts.borrow_mut().truncate(fts);
+        if let Some(p) = &self.posted {
+            p.borrow_mut().truncate(posted);
+        }
+    }
+
     /// Queues a change of the full-text index for the end of the group.
     pub(crate) fn defer_fts(&self, op: FtsOp) {
         self.fts.borrow_mut().push(op);
@@ -234,10 +265,14 @@ enum Command {
     Close(oneshot::Sender<Result<(), SqliteError>>),
 }
 
+/// Where the writer announces posts, once someone asked (see [`Writer::announce_posts`]).
+type Listener = Arc<OnceLock<Arc<dyn PostListener>>>;
+
 /// Handle to the writer thread. Cloning shares the thread.
 #[derive(Clone)]
 pub(crate) struct Writer {
     tx: mpsc::Sender<Command>,
+    listener: Listener,
 }
 
 impl Writer {
@@ -248,11 +283,19 @@ impl Writer {
         max_batch: usize,
     ) -> Result<Writer, SqliteError> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let listener = Listener::default();
+        let announce = Arc::clone(&listener);
         std::thread::Builder::new()
             .name("chat-sqlite-writer".into())
-            .spawn(move || run(conn, rx, max_batch.max(1)))
+            .spawn(move || run(conn, rx, max_batch.max(1), &announce))
             .map_err(|e| SqliteError::Thread(e.to_string()))?;
-        Ok(Writer { tx })
+        Ok(Writer { tx, listener })
+    }
+
+    /// Hands every message posted from now on to `listener` after its commit. Returns
+    /// `false` when a listener was set before (it stays).
+    pub(crate) fn announce_posts(&self, listener: Arc<dyn PostListener>) -> bool {
+        self.listener.set(listener).is_ok()
     }
 
     /// Runs `op` in the next group transaction, inside its own savepoint; answers once it
@@ -307,7 +350,7 @@ impl Writer {
 }
 
 /// The writer thread's loop.
-fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize, listener: &Listener) {
     let cache = RefCell::new(WriterCache::default());
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -334,14 +377,14 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize) {
                     }
                 }
             }
-            commit_group(&conn, &cache, &mut batch);
+            commit_group(&conn, &cache, &mut batch, listener.get());
             let result = shutdown(&conn);
             // Closed before answering: once `close` returned, the file is left alone.
             drop(conn);
             let _ = reply.send(result);
             return;
         }
-        commit_group(&conn, &cache, &mut batch);
+        commit_group(&conn, &cache, &mut batch, listener.get());
     }
     // Every handle is gone: the queue is drained, so just tidy up.
     if let Err(e) = shutdown(&conn) {
@@ -360,16 +403,33 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Runs a batch in one transaction and answers every request after it ended.
+/// Runs a batch in one transaction, announces its posts, then answers every request.
 fn commit_group(
     conn: &Connection,
     cache: &RefCell<WriterCache>,
     batch: &mut Vec<Box<dyn WriteJob>>,
+    listener: Option<&Arc<dyn PostListener>>,
 ) {
     if batch.is_empty() {
         return;
     }
-    let failure = run_group(conn, cache, batch).err();
+    let failure = match run_group(conn, cache, batch, listener.is_some()) {
+        Ok(posted) => {
+            if let Some(listener) = listener {
+                let announced = catch_unwind(AssertUnwindSafe(|| {
+                    for message in posted {
+                        listener.posted(message);
+                    }
+                }));
+                if announced.is_err() {
+                    // Committed all the same; subscribers recover the rest from the store.
+                    tracing::error!("a post listener panicked");
+                }
+            }
+            None
+        }
+        Err(why) => Some(why),
+    };
     if failure.is_some() {
         // The counters may hold values of the lost transaction.
         cache.borrow_mut().clear();
@@ -390,11 +450,13 @@ fn commit_group(
     }
 }
 
+/// Runs a batch in one transaction; returns the messages it posted (when `announce`).
 fn run_group(
     conn: &Connection,
     cache: &RefCell<WriterCache>,
     batch: &mut [Box<dyn WriteJob>],
-) -> Result<(), String> {
+    announce: bool,
+) -> Result<Vec<Message>, String> {
     let store_seqs = || {
         cache
             .borrow_mut()
@@ -406,9 +468,10 @@ fn run_group(
         conn,
         fts: RefCell::new(Vec::new()),
         cache,
+        posted: announce.then(|| RefCell::new(Vec::new())),
     };
     for job in batch.iter_mut() {
-        let queued = tx.fts.borrow().len();
+        let queued = tx.queued();
         if !job.savepoint() {
             let changes = conn.total_changes();
             let ok = job.run(&tx);
@@ -416,7 +479,7 @@ fn run_group(
                 return Err("SQLite rolled the transaction back".into());
             }
             if !ok {
-                tx.fts.borrow_mut().truncate(queued);
+                tx.drop_queued(queued);
                 if conn.total_changes() != changes {
                     return Err("a failed request without a savepoint left changes".into());
                 }
@@ -433,16 +496,17 @@ fn run_group(
             return Err("SQLite rolled the transaction back".into());
         }
         if !ok {
-            tx.fts.borrow_mut().truncate(queued);
+            tx.drop_queued(queued);
             exec(conn, "ROLLBACK TO request").map_err(|e| format!("ROLLBACK TO failed: {e}"))?;
             cache.borrow_mut().clear();
         }
         exec(conn, "RELEASE request").map_err(|e| format!("RELEASE failed: {e}"))?;
     }
     store_seqs()?;
-    search::apply(conn, &tx.fts.into_inner())
+    search::apply(conn, &tx.fts.borrow())
         .map_err(|e| format!("updating the search index failed: {e}"))?;
-    exec(conn, "COMMIT").map_err(|e| format!("COMMIT failed: {e}"))
+    exec(conn, "COMMIT").map_err(|e| format!("COMMIT failed: {e}"))?;
+    Ok(tx.posted.map(RefCell::into_inner).unwrap_or_default())
 }
 
 #[cfg(test)]

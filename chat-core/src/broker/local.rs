@@ -111,6 +111,10 @@ impl Broker for LocalBroker {
     async fn subscribe(&self, room: RoomId) -> Result<Subscription, BrokerError> {
         Ok(self.subscribe_local(room))
     }
+
+    fn in_process(&self) -> Option<LocalBroker> {
+        Some(self.clone())
+    }
 }
 
 /// Removes a room's ring once its last subscription is gone.

@@ -30,4 +30,13 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Subscribes to `room`. Events published after this call returns are delivered.
     async fn subscribe(&self, room: RoomId) -> Result<Subscription, BrokerError>;
+
+    /// When every subscriber of this broker is in this process and reachable through one
+    /// [`LocalBroker`], that broker: events handed to it directly (synchronously, from any
+    /// thread) reach everyone `publish` would reach. `None` (the default) for brokers that span
+    /// nodes. [`ChatService`](crate::ChatService) uses it to let a store publish posts in
+    /// commit order (see [`PostListener`](crate::PostListener)).
+    fn in_process(&self) -> Option<LocalBroker> {
+        None
+    }
 }

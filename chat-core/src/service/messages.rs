@@ -17,7 +17,8 @@ pub struct HistorySlice {
 
 impl ChatService {
     /// Posts a message as `actor`, who must be a member of `room`. The message is durable when
-    /// this returns; then it is published. With a `client_id` the author has used before, the
+    /// this returns; then it is published (by the store itself, in commit order, when it
+    /// announces posts; see [`PostListener`](crate::PostListener)). With a `client_id` the author has used before, the
     /// original message comes back (`duplicate = true`) and nothing is written or published.
     pub async fn post(
         &self,
@@ -31,7 +32,7 @@ impl ChatService {
         if let Some(id) = client_id {
             validation::client_id(limits, id)?;
         }
-        self.require_member(actor, room).await?;
+        // The store checks membership with its write: one round trip, atomic with it.
         let posted = self
             .store()
             .post_message(NewMessage {
@@ -42,7 +43,7 @@ impl ChatService {
                 created_at: self.clock().now(),
             })
             .await?;
-        if !posted.duplicate {
+        if !posted.duplicate && !self.store_publishes_posts() {
             let event = RoomEvent::MessagePosted {
                 message: posted.message.clone(),
             };

@@ -14,7 +14,10 @@ pub use live::PresenceGuard;
 pub use messages::HistorySlice;
 
 use crate::broker::Broker;
-use crate::{Clock, Config, PresenceTracker, Store, SystemClock};
+use crate::{
+    Clock, Config, Envelope, LocalBroker, Message, PostListener, PresenceTracker, RoomEvent, Store,
+    SystemClock,
+};
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -33,6 +36,21 @@ struct Inner {
     presence: PresenceTracker,
     /// A hash verified when a login names an unknown user, so both paths cost the same.
     dummy_hash: OnceCell<String>,
+    /// The store publishes posts itself, in commit order (see [`PostListener`]).
+    store_publishes_posts: bool,
+}
+
+/// Publishes each post a store announces to the in-process broker.
+struct PublishPosts(LocalBroker);
+
+impl PostListener for PublishPosts {
+    fn posted(&self, message: Message) {
+        let room = message.room;
+        self.0.deliver(Arc::new(Envelope::new(
+            room,
+            RoomEvent::MessagePosted { message },
+        )));
+    }
 }
 
 impl fmt::Debug for ChatService {
@@ -56,6 +74,11 @@ impl ChatService {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> ChatService {
+        // With an in-process broker, a store that can announce its commits publishes posts
+        // in commit order: subscribers then never wait for a poster to be scheduled.
+        let store_publishes_posts = broker
+            .in_process()
+            .is_some_and(|local| store.announce_posts(Arc::new(PublishPosts(local))));
         ChatService {
             inner: Arc::new(Inner {
                 store,
@@ -64,6 +87,7 @@ impl ChatService {
                 clock,
                 presence: PresenceTracker::default(),
                 dummy_hash: OnceCell::new(),
+                store_publishes_posts,
             }),
         }
     }
@@ -86,6 +110,11 @@ impl ChatService {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
+    }
+
+    /// Whether the store publishes posts itself, in commit order.
+    pub(crate) fn store_publishes_posts(&self) -> bool {
+        self.inner.store_publishes_posts
     }
 
     fn clamp(&self, limit: usize) -> usize {

@@ -1,18 +1,24 @@
 //! Storage of messages, with the per-room gap-free `seq`.
 
+use crate::store::PostListener;
 use crate::{
     HistoryPage, Message, NewMessage, Posted, RoomId, SearchQuery, Seq, StoreResult, Timestamp,
 };
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// Stores messages.
 #[async_trait]
 pub trait MessageStore: Send + Sync + 'static {
     /// Appends a message to its room with the room's next seq, assigned inside the committing
     /// transaction: seqs of one room are 1, 2, 3, ... with no gap and no repeat, whatever the
-    /// concurrency. Answers only once the message is durable. If the author already posted a
-    /// message with the same `client_id`, returns that one with `duplicate = true` and writes
-    /// nothing. `NotFound(Room)` when the room does not exist.
+    /// concurrency. Answers only once the message is durable.
+    ///
+    /// `NotMember` when the room exists and the author is not a member of it (checked with the
+    /// write, so a post never lands after its author left). Otherwise, if the author already
+    /// posted a message with the same `client_id`, returns that one with `duplicate = true`
+    /// and writes nothing. `NotFound(Room)` when the room does not exist (and the client id
+    /// is not a repeat).
     async fn post_message(&self, message: NewMessage) -> StoreResult<Posted>;
 
     /// Replaces the body of a message that is not deleted. `NotFound(Message)` otherwise.
@@ -38,4 +44,14 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Messages (not deleted) of a room in which every word of the query occurs as a word or as
     /// the prefix of a word, case-insensitively; newest first, at most `query.limit`.
     async fn search(&self, query: SearchQuery) -> StoreResult<Vec<Message>>;
+
+    /// Asks the store to hand every message it newly posts to `listener` (see
+    /// [`PostListener`]). Returns whether it will: a store may decline (the default), and one
+    /// that already has a listener declines any other. [`ChatService`](crate::ChatService)
+    /// uses this to publish posts in commit order; when declined, it publishes each post after
+    /// `post_message` returns.
+    fn announce_posts(&self, listener: Arc<dyn PostListener>) -> bool {
+        drop(listener);
+        false
+    }
 }

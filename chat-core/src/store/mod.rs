@@ -4,11 +4,13 @@
 //! validation and authorization before it calls them. Every backend must pass the conformance
 //! suite in [`testing`](crate::testing) (feature `testing`).
 
+mod announce;
 mod messages;
 mod rooms;
 mod sessions;
 mod users;
 
+pub use announce::PostListener;
 pub use messages::MessageStore;
 pub use rooms::RoomStore;
 pub use sessions::SessionStore;

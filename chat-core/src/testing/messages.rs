@@ -1,7 +1,9 @@
 //! Conformance cases: posting, the gap-free seq, idempotency, edit and delete.
 
 use super::Harness;
-use crate::{ChatError, Clock, Entity, HistoryPage, Seq, Store, ValidationError};
+use crate::{
+    ChatError, Clock, Entity, HistoryPage, NewMessage, Seq, Store, StoreError, ValidationError,
+};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -339,8 +341,23 @@ pub async fn posting_requires_membership(store: Arc<dyn Store>) {
         h.store.room(room.id).await.unwrap().unwrap().last_seq,
         Seq::ZERO
     );
+    // The store itself refuses, whoever calls it.
+    let direct = |client_id: Option<&str>| NewMessage {
+        room: room.id,
+        author: stranger.id,
+        body: "direct".into(),
+        client_id: client_id.map(str::to_owned),
+        created_at: h.clock.now(),
+    };
+    let refused = h.store.post_message(direct(None)).await;
+    assert!(matches!(refused, Err(StoreError::NotMember)), "{refused:?}");
     h.service.join_room(&stranger, room.id).await.unwrap();
-    assert!(h.service.post(&stranger, room.id, "hi", None).await.is_ok());
+    assert!(
+        h.service
+            .post(&stranger, room.id, "hi", Some("k1"))
+            .await
+            .is_ok()
+    );
     h.service.leave_room(&stranger, room.id).await.unwrap();
     assert!(matches!(
         h.service
@@ -349,6 +366,16 @@ pub async fn posting_requires_membership(store: Arc<dyn Store>) {
             .unwrap_err(),
         ChatError::NotMember
     ));
+    let repeat = h.store.post_message(direct(Some("k1"))).await;
+    assert!(
+        matches!(repeat, Err(StoreError::NotMember)),
+        "a non-member is refused even for a repeated client id: {repeat:?}"
+    );
+    assert_eq!(
+        h.store.room(room.id).await.unwrap().unwrap().last_seq,
+        Seq(1),
+        "only the member's post was written"
+    );
 }
 
 /// Checks that invalid message input is rejected.
