@@ -39,10 +39,12 @@ pub struct HttpConfig {
     pub max_frame_bytes: usize,
     /// How many rooms one connection may have joined at once.
     pub max_rooms_per_connection: usize,
-    /// Frames buffered per connection.
+    /// Frames the connection's reader may queue for its writer (acks, errors, `joined`, history
+    /// pages). Room messages are not queued: the writer reads the room feeds itself.
     pub outbound_queue: usize,
-    /// How long a full outbound queue may stay full before the connection counts as a slow
-    /// consumer and is closed with 4008 (bursts such as a resume catch-up wait meanwhile).
+    /// How long writing one batch of frames to a client (or a full outbound queue) may stall
+    /// before the connection counts as a slow consumer and is closed with 4008. Meanwhile its
+    /// room feeds fall behind and later catch up from the store, so nothing is lost.
     pub slow_consumer_grace: Duration,
     /// Per-user rate of `send`, `edit` and `delete` frames (shared by all sockets of a user).
     /// `None` disables it (benchmarks).

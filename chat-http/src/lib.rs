@@ -8,7 +8,8 @@
 //! - [`ChatHttp`] ([`chat`]): the handle an app builds from a `ChatService` and an
 //!   [`HttpConfig`] ([`config`]); `metrics()`, `shutdown()`.
 //! - [`protocol`]: the framework-free WebSocket engine: frame types, per-connection state,
-//!   bounded outbound queue with slow-consumer close, token-bucket rate limits, keepalive.
+//!   one writer task per connection that reads its rooms' feeds and batches writes, slow-consumer
+//!   close, token-bucket rate limits, keepalive.
 //! - [`api`]: the JSON API handlers (accounts, rooms, admin) over a framework-free request
 //!   context; [`dispatch`] routes every non-WebSocket path and renders errors ([`error`]).
 //! - [`auth`]: session cookie / bearer token, Origin allow-list, CSRF check.

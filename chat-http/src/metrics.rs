@@ -20,9 +20,11 @@ pub struct Metrics {
     pub connections_total: AtomicU64,
     /// Messages committed through this server (idempotent re-sends not counted).
     pub messages_posted: AtomicU64,
-    /// Frames queued to sockets (every server-to-client frame).
+    /// Server-to-client frames: room frames when written to the socket, the others when
+    /// queued for it.
     pub deliveries: AtomicU64,
-    /// Connections closed because their outbound queue overflowed.
+    /// Connections closed as slow consumers (a write or the outbound queue stalled for the
+    /// grace period).
     pub send_queue_overflows: AtomicU64,
     /// Client frames received.
     pub frames_received: AtomicU64,
@@ -92,7 +94,7 @@ impl Metrics {
         line(
             "chat_ws_deliveries_total",
             "counter",
-            "Frames queued to WebSocket connections.",
+            "Frames sent to WebSocket connections.",
             get(&self.deliveries),
         );
         line(

@@ -562,3 +562,62 @@ async fn deactivated_users_are_disconnected() {
         .unwrap();
     assert_eq!(a.close_code().await, close_code::SESSION_ENDED);
 }
+
+/// The writer reads the room feeds itself; the reader hands them over through the same queue
+/// as its frames. So a room's messages come after its `joined` frame, none follows `left`,
+/// and a re-join restarts the room's stream without a gap or a duplicate.
+#[tokio::test]
+async fn room_frames_follow_joined_and_stop_at_left() {
+    let chat = chat(HttpConfig {
+        rate_limit: None,
+        ..HttpConfig::default()
+    });
+    let (ann, bob) = (user(&chat, "ann").await, user(&chat, "bob").await);
+    let room = chat.service().create_room(&ann, "r", "").await.unwrap();
+    let mut b = Client::connect(&chat, &bob).await;
+    let poster = {
+        let chat = chat.clone();
+        tokio::spawn(async move {
+            for i in 0..200 {
+                chat.service()
+                    .post(&ann, room.id, &format!("m{i}"), None)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let mut joins = 0;
+    while !poster.is_finished() {
+        for frame in ["join", "join", "leave"] {
+            b.send(json!({"type":frame,"room":"r"}));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        joins += 2;
+    }
+    poster.await.unwrap();
+    b.send(json!({"type":"ping"}));
+    let (mut joined, mut seen) = (0, 0);
+    let mut next_seq: Option<i64> = None;
+    loop {
+        let f = b.next().await;
+        match f["type"].as_str().unwrap() {
+            "joined" => {
+                joined += 1;
+                next_seq = Some(f["last_seq"].as_i64().unwrap() + 1);
+            }
+            "left" => next_seq = None,
+            "message" => {
+                let expected = next_seq.expect("a message outside a join");
+                assert_eq!(f["seq"].as_i64(), Some(expected), "no gap, no duplicate");
+                next_seq = Some(expected + 1);
+                seen += 1;
+            }
+            "pong" => break,
+            "presence" => {}
+            other => panic!("unexpected {other}: {f}"),
+        }
+    }
+    assert_eq!(joined, joins);
+    assert!(seen > 0, "some messages arrived while joined");
+}

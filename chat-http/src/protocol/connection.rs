@@ -1,6 +1,10 @@
 //! The state of one WebSocket connection and what each client frame does: the user, the rooms
-//! joined with their forwarding tasks and presence guards, the rate-limit strikes. Every refusal
-//! becomes an `error` frame; the connection stays usable unless an abuse limit closes it.
+//! joined with their presence guards, the rate-limit strikes. Every refusal becomes an `error`
+//! frame; the connection stays usable unless an abuse limit closes it.
+//!
+//! Joining hands the room's feed to the connection's writer through the outbound queue, right
+//! after the `joined` frame; leaving takes it back before the `left` frame (see
+//! [`super::feeds`]).
 
 use super::frames::{self, ClientFrame, FrameError, ServerFrame};
 use super::outbound::{Outbound, close_code};
@@ -8,15 +12,11 @@ use crate::ChatHttp;
 use crate::error::public_message;
 use crate::views::{MessageView, UserView};
 use bytes::Bytes;
-use chat_core::{
-    ChatError, ChatRoom, ChatService, FeedItem, HistoryPage, PresenceGuard, RoomEvent, RoomFeed,
-    RoomId, Seq, User, UserId,
-};
+use chat_core::{ChatError, ChatRoom, ChatService, HistoryPage, PresenceGuard, RoomId, Seq, User};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Default page size of a `history` frame without `limit`.
@@ -25,7 +25,7 @@ pub const DEFAULT_HISTORY_LIMIT: usize = 50;
 /// `typing` frames for one room closer together than this are ignored.
 pub const TYPING_INTERVAL: Duration = Duration::from_millis(1000);
 
-/// Rooms whose forwarders ended because the room was deleted, reported to their connection.
+/// Rooms whose feeds ended because the room was deleted, reported by the writer to the reader.
 ///
 /// A list and a `Notify` rather than a channel: a tokio channel allocates a 32-slot block up
 /// front, which every idle connection would pay for although rooms are rarely deleted.
@@ -37,7 +37,7 @@ pub(crate) struct GoneRooms {
 
 impl GoneRooms {
     /// Reports that `room` is gone and wakes the connection.
-    fn report(&self, room: RoomId) {
+    pub(crate) fn report(&self, room: RoomId) {
         self.rooms
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -65,7 +65,6 @@ impl From<ChatError> for FrameError {
 struct Joined {
     room: Arc<ChatRoom>,
     key: String,
-    forwarder: JoinHandle<()>,
     presence: PresenceGuard,
 }
 
@@ -74,7 +73,6 @@ pub(crate) struct Connection {
     chat: ChatHttp,
     user: User,
     out: Outbound,
-    gone: Arc<GoneRooms>,
     rooms: HashMap<RoomId, Joined>,
     last_typing: HashMap<RoomId, Instant>,
     strikes: u32,
@@ -86,17 +84,11 @@ fn name_key(name: &str) -> String {
 }
 
 impl Connection {
-    pub(crate) fn new(
-        chat: ChatHttp,
-        user: User,
-        out: Outbound,
-        gone: Arc<GoneRooms>,
-    ) -> Connection {
+    pub(crate) fn new(chat: ChatHttp, user: User, out: Outbound) -> Connection {
         Connection {
             chat,
             user,
             out,
-            gone,
             rooms: HashMap::new(),
             last_typing: HashMap::new(),
             strikes: 0,
@@ -270,7 +262,8 @@ impl Connection {
         }
         let presence = match previous {
             Some(old) => {
-                old.forwarder.abort();
+                // Re-join: the old feed stops before the new `joined` frame.
+                self.out.unwatch(room.id).await;
                 old.presence
             }
             None => {
@@ -303,21 +296,13 @@ impl Connection {
             online,
         })
         .await;
-        let forwarder = tokio::spawn(forward(
-            feed,
-            Arc::from(room.name.as_str()),
-            self.user.id,
-            self.out.clone(),
-            self.service().clone(),
-            Arc::clone(&self.gone),
-        ));
+        self.out.watch(feed, Arc::from(room.name.as_str())).await;
         let key = name_key(&room.name);
         self.rooms.insert(
             room.id,
             Joined {
                 room,
                 key,
-                forwarder,
                 presence,
             },
         );
@@ -337,7 +322,7 @@ impl Connection {
                 "this connection has not joined that room",
             ));
         };
-        joined.forwarder.abort();
+        self.out.unwatch(joined.room.id).await;
         joined.presence.leave().await;
         self.push(&ServerFrame::Left {
             room: &joined.room.name,
@@ -432,69 +417,17 @@ impl Connection {
         }
     }
 
-    /// Forgets rooms whose forwarders reported them deleted.
+    /// Forgets rooms the writer reported deleted (their feeds are over already).
     pub(crate) fn forget_rooms(&mut self, rooms: Vec<RoomId>) {
         for id in rooms {
-            if let Some(joined) = self.rooms.remove(&id) {
-                joined.forwarder.abort();
-            }
+            self.rooms.remove(&id);
         }
     }
 
-    /// Stops every room forwarder and counts the connection out of every room's presence.
+    /// Counts the connection out of every room's presence (the writer drops the feeds).
     pub(crate) async fn finish(&mut self) {
         for (_, joined) in self.rooms.drain() {
-            joined.forwarder.abort();
             joined.presence.leave().await;
-        }
-    }
-}
-
-/// Forwards one room's feed into the connection's queue until the connection or the room ends.
-async fn forward(
-    mut feed: RoomFeed,
-    room: Arc<str>,
-    me: UserId,
-    out: Outbound,
-    service: ChatService,
-    gone: Arc<GoneRooms>,
-) {
-    loop {
-        match feed.next().await {
-            Ok(Some(FeedItem::Event(env))) => {
-                if matches!(&env.event, RoomEvent::Typing { user, .. } if *user == me) {
-                    continue;
-                }
-                let room_id = env.room;
-                let frame =
-                    env.encoded(|e| frames::encode_event(&room, e, || service.online(room_id)));
-                if !out.push(frame).await {
-                    return;
-                }
-            }
-            Ok(Some(FeedItem::RoomDeleted)) => {
-                out.push(frames::encode(&ServerFrame::RoomDeleted { room: &room }))
-                    .await;
-                gone.report(feed.room());
-                return;
-            }
-            Ok(None) => {
-                out.close_signal().close(
-                    close_code::INTERNAL,
-                    "room feed ended; reconnect and resume with after_seq",
-                    true,
-                );
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(room = %room, error = %e, "room feed failed");
-                out.close_signal().close(
-                    close_code::INTERNAL,
-                    "room feed failed; reconnect and resume with after_seq",
-                    true,
-                );
-                return;
-            }
         }
     }
 }

@@ -1,29 +1,28 @@
 //! The framework-free WebSocket engine: runs one authenticated connection over any
 //! `Stream` of [`WsIn`] and `Sink` of [`WsOut`] (an adapter's socket, or channels in tests).
 //!
-//! Two tasks per connection: the reader loop here (client frames, keepalive deadline, shutdown)
-//! and a writer draining the bounded outbound queue into the sink in batches. Room feeds run as
-//! small forwarding tasks that push shared, pre-encoded frames into the queue.
+//! Two tasks per connection, whatever the number of rooms joined: the reader loop here (client
+//! frames, keepalive deadline, shutdown, session checks) and the [`writer`](super::writer),
+//! which reads the reader's bounded outbound queue and the joined rooms' feeds and writes them
+//! to the sink in batches.
 
 use super::connection::{Connection, GoneRooms};
+use super::feeds::Feeds;
 use super::frames::FrameError;
 use super::outbound::{CloseSignal, Outbound, close_code};
+use super::writer::Writer;
 use crate::ChatHttp;
 use bytes::Bytes;
 use chat_core::User;
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::{Sink, Stream, StreamExt};
 use std::fmt::Display;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// How long closing may take (queued frames, close frame, flush) before the socket is dropped.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// Most frames written between two flushes.
-const WRITE_BATCH: usize = 64;
 
 /// What a transport delivers to the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,9 +76,16 @@ where
         close.clone(),
         metrics.clone(),
     );
-    let writer = tokio::spawn(write_loop(sink, rx, close.clone(), config.ping_interval));
     let gone = Arc::new(GoneRooms::default());
-    let mut conn = Connection::new(chat.clone(), user, out, Arc::clone(&gone));
+    let writer = Writer::new(
+        rx,
+        Feeds::new(user.id, chat.service().clone(), Arc::clone(&gone)),
+        metrics.clone(),
+        config.ping_interval,
+        config.slow_consumer_grace,
+    );
+    let writer = tokio::spawn(writer.run(close.clone(), sink));
+    let mut conn = Connection::new(chat.clone(), user, out);
     Box::pin(conn.hello()).await;
 
     let idle_timeout = config.idle_timeout;
@@ -158,103 +164,6 @@ fn is_size_error(text: &str) -> bool {
     t.contains("too long") || t.contains("too big") || t.contains("space limit")
 }
 
-/// Drains the outbound queue into the sink, pings on schedule, and sends the close frame.
-async fn write_loop<Si>(
-    mut sink: Si,
-    mut rx: mpsc::Receiver<Bytes>,
-    close: CloseSignal,
-    ping_every: Duration,
-) where
-    Si: Sink<WsOut> + Unpin,
-    Si::Error: Display,
-{
-    let ping_every = ping_every.max(Duration::from_millis(10));
-    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let written = tokio::select! {
-            biased;
-            () = close.closed() => break,
-            _ = ping.tick() => race(&close, sink.send(WsOut::Ping(Bytes::new()))).await,
-            frame = rx.recv() => match frame {
-                Some(frame) => race(&close, write_batch(&mut sink, &mut rx, frame)).await,
-                None => break,
-            },
-        };
-        if !written {
-            close.close(close_code::NORMAL, "connection lost", false);
-            break;
-        }
-    }
-    let reason = close.reason().unwrap_or(super::outbound::CloseReason {
-        code: close_code::NORMAL,
-        reason: "bye",
-        drain: true,
-    });
-    tracing::debug!(
-        code = reason.code,
-        reason = reason.reason,
-        "closing websocket"
-    );
-    let finish = async {
-        if reason.drain {
-            while let Ok(frame) = rx.try_recv() {
-                sink.feed(WsOut::Text(frame)).await?;
-            }
-        }
-        sink.send(WsOut::Close {
-            code: reason.code,
-            reason: reason.reason,
-        })
-        .await?;
-        sink.close().await
-    };
-    match tokio::time::timeout(CLOSE_GRACE, finish).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!(error = %e, "closing websocket failed"),
-        Err(_) => tracing::debug!("closing websocket timed out"),
-    }
-}
-
-/// Runs a write unless the connection is closed without draining meanwhile (a stalled reader
-/// must not keep the writer stuck). Returns whether the write succeeded.
-async fn race<F, T, E>(close: &CloseSignal, write: F) -> bool
-where
-    F: Future<Output = Result<T, E>>,
-    E: Display,
-{
-    tokio::select! {
-        biased;
-        r = write => match r {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::debug!(error = %e, "websocket write failed");
-                false
-            }
-        },
-        () = close.aborted() => true,
-    }
-}
-
-/// Writes `first` and whatever else is queued (up to a batch), then flushes once.
-async fn write_batch<Si>(
-    sink: &mut Si,
-    rx: &mut mpsc::Receiver<Bytes>,
-    first: Bytes,
-) -> Result<(), Si::Error>
-where
-    Si: Sink<WsOut> + Unpin,
-{
-    sink.feed(WsOut::Text(first)).await?;
-    for _ in 1..WRITE_BATCH {
-        match rx.try_recv() {
-            Ok(frame) => sink.feed(WsOut::Text(frame)).await?,
-            Err(_) => break,
-        }
-    }
-    sink.flush().await
-}
-
 /// Idle connections keep their reader and writer futures alive: keep them small.
 #[cfg(test)]
 mod future_sizes {
@@ -269,17 +178,26 @@ mod future_sizes {
             let fut = run(chat, user, tx, irx);
             std::mem::size_of_val(&fut)
         }
-        let (tx, _rx) = fmpsc::channel::<WsOut>(1);
-        let (_q, qrx) = mpsc::channel::<Bytes>(1);
-        let writer = write_loop(tx, qrx, CloseSignal::new(), Duration::from_secs(1));
-        println!(
-            "write_loop future: {} bytes",
-            std::mem::size_of_val(&writer)
-        );
         let service = chat_core::ChatService::new(
             std::sync::Arc::new(chat_store_memory::MemoryStore::new()),
             std::sync::Arc::new(chat_core::LocalBroker::default()),
             chat_core::Config::for_tests(),
+        );
+        let (tx, _rx) = fmpsc::channel::<WsOut>(1);
+        let (_q, rx) = tokio::sync::mpsc::channel(1);
+        let writer = Writer::new(
+            rx,
+            Feeds::new(chat_core::UserId(1), service.clone(), Arc::default()),
+            Arc::default(),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        let writer = writer.run(CloseSignal::new(), tx);
+        let writer_size = std::mem::size_of_val(&writer);
+        println!("writer future: {writer_size} bytes");
+        assert!(
+            writer_size <= 512,
+            "the writer future grew to {writer_size} bytes"
         );
         let chat = ChatHttp::new(service, crate::HttpConfig::default());
         let user = User {

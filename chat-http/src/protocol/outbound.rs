@@ -1,11 +1,15 @@
-//! The bounded outbound queue of one connection: shared `Bytes` frames go in; a producer may
-//! wait a short grace period for room (bursts such as a resume catch-up pass), after which a
-//! still-full queue marks the connection as a slow consumer and closes it. Every producer is
-//! private to its connection (room feeds are per-connection tasks), so one stalled reader
-//! never slows the others in its rooms.
+//! The bounded outbound queue of one connection, from its reader to its writer: direct frames
+//! (`hello`, acks, errors, `joined`, history pages) as shared `Bytes`, plus the commands that
+//! hand a room feed to the writer or take it back. One queue keeps them in order, so a room's
+//! messages are written after its `joined` frame and none follows its `left` frame.
+//!
+//! A producer may wait a short grace period for room (bursts), after which a still-full queue
+//! marks the connection as a slow consumer and closes it. Room messages do not pass through
+//! here: the writer reads the room feeds itself (see [`super::feeds`]).
 
 use crate::metrics::Metrics;
 use bytes::Bytes;
+use chat_core::{RoomFeed, RoomId};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -27,8 +31,8 @@ pub mod close_code {
     pub const IDLE_TIMEOUT: u16 = 4000;
     /// The user was deactivated or deleted while connected.
     pub const SESSION_ENDED: u16 = 4001;
-    /// The outbound queue stayed full for the grace period: the client reads too slowly.
-    /// Resume with `after_seq`.
+    /// Writing to the client stalled for the grace period (or its outbound queue stayed full
+    /// that long): the client reads too slowly. Resume with `after_seq`.
     pub const SLOW_CONSUMER: u16 = 4008;
     /// Too many rate-limited frames in a row.
     pub const RATE_ABUSE: u16 = 4029;
@@ -49,7 +53,6 @@ pub struct CloseReason {
 #[derive(Debug, Clone, Default)]
 pub struct CloseSignal {
     token: CancellationToken,
-    abort: CancellationToken,
     reason: Arc<OnceLock<CloseReason>>,
 }
 
@@ -67,9 +70,6 @@ impl CloseSignal {
             drain,
         });
         self.token.cancel();
-        if !drain {
-            self.abort.cancel();
-        }
     }
 
     /// The recorded reason, if raised.
@@ -77,41 +77,64 @@ impl CloseSignal {
         self.reason.get().copied()
     }
 
-    /// Whether the signal was raised.
+    /// Whether the signal was raised (one atomic load: the writer checks it on every wake-up).
     pub fn is_closed(&self) -> bool {
-        self.token.is_cancelled()
+        self.reason.get().is_some()
     }
 
     /// Waits until the signal is raised.
     pub async fn closed(&self) {
         self.token.cancelled().await;
     }
-
-    /// Waits until the signal is raised with a reason that does not drain the queue: writes in
-    /// progress are abandoned.
-    pub async fn aborted(&self) {
-        self.abort.cancelled().await;
-    }
 }
 
-/// The sending side of a connection's queue. Cheap to clone (room forwarders hold one each).
+/// What the reader of a connection sends its writer, in order.
+#[derive(Debug)]
+pub enum Out {
+    /// A frame to write as is.
+    Frame(Bytes),
+    /// Start or stop writing a room's feed.
+    Room(RoomCommand),
+}
+
+/// Starts or stops the writing of a room's feed. A separate enum so that [`Out`] stays the size
+/// of a frame (the queue allocates its slots up front).
+#[derive(Debug)]
+pub enum RoomCommand {
+    /// Start writing a room's feed (sent right after the room's `joined` frame).
+    Watch(Box<Watch>),
+    /// Stop writing a room's feed (sent before the room's `left` frame, and before a re-join).
+    Unwatch(RoomId),
+}
+
+/// A room feed handed to the writer. Boxed inside [`Out`] so the queue's slots stay the size of
+/// a frame.
+#[derive(Debug)]
+pub struct Watch {
+    /// The feed, already positioned (live, or catching up after a client's `after_seq`).
+    pub feed: RoomFeed,
+    /// The room's canonical name, as written in its frames.
+    pub room: Arc<str>,
+}
+
+/// The sending side of a connection's queue, held by the connection's reader.
 #[derive(Debug, Clone)]
 pub struct Outbound {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Out>,
     close: CloseSignal,
     metrics: Arc<Metrics>,
     grace: Duration,
 }
 
 impl Outbound {
-    /// A queue of `capacity` frames whose producers wait at most `grace` for room, returning
+    /// A queue of `capacity` entries whose producers wait at most `grace` for room, returning
     /// its receiving end for the writer.
     pub fn new(
         capacity: usize,
         grace: Duration,
         close: CloseSignal,
         metrics: Arc<Metrics>,
-    ) -> (Outbound, mpsc::Receiver<Bytes>) {
+    ) -> (Outbound, mpsc::Receiver<Out>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (
             Outbound {
@@ -128,20 +151,41 @@ impl Outbound {
     /// it waits up to the grace period; if it is still full, the connection is closed with
     /// [`close_code::SLOW_CONSUMER`].
     pub async fn push(&self, frame: Bytes) -> bool {
+        self.send(Out::Frame(frame)).await && self.delivered()
+    }
+
+    /// Hands `feed` of the room called `room` to the writer, which writes its events from now
+    /// on. Returns `false` when the connection is closing (the feed is dropped).
+    pub async fn watch(&self, feed: RoomFeed, room: Arc<str>) -> bool {
+        self.send(Out::Room(RoomCommand::Watch(Box::new(Watch {
+            feed,
+            room,
+        }))))
+        .await
+    }
+
+    /// Tells the writer to drop the feed of `room`: nothing of it is written after what is
+    /// queued next. Returns `false` when the connection is closing.
+    pub async fn unwatch(&self, room: RoomId) -> bool {
+        self.send(Out::Room(RoomCommand::Unwatch(room))).await
+    }
+
+    /// Queues `out`, waiting up to the grace period for room (see [`Outbound::push`]).
+    async fn send(&self, out: Out) -> bool {
         if self.close.is_closed() {
             return false;
         }
-        let frame = match self.tx.try_send(frame) {
-            Ok(()) => return self.delivered(),
+        let out = match self.tx.try_send(out) {
+            Ok(()) => return true,
             Err(mpsc::error::TrySendError::Closed(_)) => return false,
-            Err(mpsc::error::TrySendError::Full(frame)) => frame,
+            Err(mpsc::error::TrySendError::Full(out)) => out,
         };
         let waited = tokio::select! {
-            r = tokio::time::timeout(self.grace, self.tx.send(frame)) => r,
+            r = tokio::time::timeout(self.grace, self.tx.send(out)) => r,
             () = self.close.closed() => return false,
         };
         match waited {
-            Ok(Ok(())) => self.delivered(),
+            Ok(Ok(())) => true,
             Ok(Err(_)) => false,
             Err(_) => {
                 if self.close.reason().is_none() {
@@ -171,6 +215,12 @@ impl Outbound {
 mod tests {
     use super::*;
 
+    #[test]
+    fn queue_entries_stay_the_size_of_a_frame() {
+        // The channel allocates its slots up front: an idle connection pays for them.
+        assert_eq!(std::mem::size_of::<Out>(), std::mem::size_of::<Bytes>());
+    }
+
     #[tokio::test]
     async fn overflow_closes_as_slow_consumer() {
         let metrics = Arc::new(Metrics::default());
@@ -190,7 +240,7 @@ mod tests {
         );
         assert_eq!(metrics.send_queue_overflows.load(Ordering::Relaxed), 1);
         assert_eq!(metrics.deliveries.load(Ordering::Relaxed), 2);
-        assert_eq!(rx.try_recv().ok().as_deref(), Some(&b"1"[..]));
+        assert!(matches!(rx.try_recv(), Ok(Out::Frame(f)) if f == b"1"[..]));
     }
 
     #[tokio::test]

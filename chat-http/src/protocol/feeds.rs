@@ -1,0 +1,171 @@
+//! The room feeds a connection's writer reads: one stream per joined room, in a `StreamMap`
+//! keyed by room, polled by the writer task itself. There is no task per room: a message wakes
+//! the writer once, and everything ready in every room is written in one batch.
+//!
+//! Each stream turns its [`RoomFeed`] into frames: it skips the connection's own `typing`
+//! events and encodes each event once per room and process (the encoding is cached in the
+//! shared [`Envelope`](chat_core::Envelope)). A deleted room yields its `room_deleted` frame and
+//! ends; a feed that ends or fails closes the connection with 1011 (the client resumes with
+//! `after_seq`).
+
+use super::connection::GoneRooms;
+use super::frames::{self, ServerFrame};
+use super::outbound::{CloseSignal, Out, RoomCommand, Watch, close_code};
+use bytes::Bytes;
+use chat_core::{ChatService, FeedItem, RoomEvent, RoomFeed, RoomId, UserId};
+use futures::Stream;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+use tokio_stream::StreamMap;
+
+/// What one room's stream yields.
+enum FeedOut {
+    /// An encoded event frame.
+    Frame(Bytes),
+    /// The room was deleted: its `room_deleted` frame. The stream ends after it.
+    Deleted(Bytes),
+    /// The feed ended or failed: the connection closes with this reason. The stream ends.
+    Ended(&'static str),
+}
+
+type FeedStream = Pin<Box<dyn Stream<Item = FeedOut> + Send>>;
+
+/// A frame the writer takes next.
+pub(crate) enum Next {
+    /// A frame the reader queued (already counted as a delivery).
+    Direct(Bytes),
+    /// A frame from a room feed (counted as a delivery once written).
+    Room(Bytes),
+}
+
+/// What one room's stream keeps between items.
+struct FeedState {
+    feed: RoomFeed,
+    room: Arc<str>,
+    me: UserId,
+    service: ChatService,
+}
+
+/// The feeds of the rooms a connection has joined, read by its writer.
+pub(crate) struct Feeds {
+    /// Empty (and unallocated) until the first join.
+    map: StreamMap<RoomId, FeedStream>,
+    me: UserId,
+    service: ChatService,
+    gone: Arc<GoneRooms>,
+}
+
+impl Feeds {
+    /// No feeds yet, for a connection of user `me`; deleted rooms are reported to `gone`.
+    pub(crate) fn new(me: UserId, service: ChatService, gone: Arc<GoneRooms>) -> Feeds {
+        Feeds {
+            map: StreamMap::new(),
+            me,
+            service,
+            gone,
+        }
+    }
+
+    /// Starts reading a room's feed (replacing an older feed of the same room).
+    fn watch(&mut self, watch: Watch) {
+        let Watch { feed, room } = watch;
+        let room_id = feed.room();
+        let state = FeedState {
+            feed,
+            room,
+            me: self.me,
+            service: self.service.clone(),
+        };
+        let stream: FeedStream = Box::pin(futures::stream::unfold(Some(state), next_out));
+        self.map.insert(room_id, stream);
+    }
+
+    /// Stops reading a room's feed.
+    fn unwatch(&mut self, room: RoomId) {
+        self.map.remove(&room);
+    }
+
+    /// Drops every feed (their subscriptions end).
+    pub(crate) fn clear(&mut self) {
+        self.map = StreamMap::new();
+    }
+
+    /// The next frame ready in any feed. Deleted rooms are reported after their frame; a feed
+    /// that ends raises `close` and yields nothing more this round.
+    fn poll_frame(&mut self, cx: &mut Context<'_>, close: &CloseSignal) -> Poll<Bytes> {
+        // An empty map yields `None` at once: nothing is ready (new feeds arrive through the
+        // queue, whose waker is registered).
+        let Poll::Ready(Some((room, out))) = Pin::new(&mut self.map).poll_next(cx) else {
+            return Poll::Pending;
+        };
+        match out {
+            FeedOut::Frame(frame) => Poll::Ready(frame),
+            FeedOut::Deleted(frame) => {
+                self.gone.report(room);
+                Poll::Ready(frame)
+            }
+            FeedOut::Ended(reason) => {
+                close.close(close_code::INTERNAL, reason, true);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The next frame ready from the reader's queue or any feed, without waiting (the context's
+/// waker is registered with whatever is not ready). Commands from the queue are applied on the
+/// way, in queue order. `Ready(None)`: the queue is closed (the reader is gone).
+pub(crate) fn poll_next(
+    cx: &mut Context<'_>,
+    rx: &mut mpsc::Receiver<Out>,
+    feeds: &mut Feeds,
+    close: &CloseSignal,
+) -> Poll<Option<Next>> {
+    loop {
+        match rx.poll_recv(cx) {
+            Poll::Ready(Some(Out::Frame(frame))) => return Poll::Ready(Some(Next::Direct(frame))),
+            Poll::Ready(Some(Out::Room(RoomCommand::Watch(watch)))) => feeds.watch(*watch),
+            Poll::Ready(Some(Out::Room(RoomCommand::Unwatch(room)))) => feeds.unwatch(room),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return feeds.poll_frame(cx, close).map(|f| Some(Next::Room(f))),
+        }
+    }
+}
+
+/// One step of a room's stream: the next item of its feed as a frame or an outcome.
+async fn next_out(state: Option<FeedState>) -> Option<(FeedOut, Option<FeedState>)> {
+    let mut state = state?;
+    loop {
+        match state.feed.next().await {
+            Ok(Some(FeedItem::Event(env))) => {
+                if matches!(&env.event, RoomEvent::Typing { user, .. } if *user == state.me) {
+                    continue;
+                }
+                let room_id = env.room;
+                let frame = env.encoded(|e| {
+                    frames::encode_event(&state.room, e, || state.service.online(room_id))
+                });
+                return Some((FeedOut::Frame(frame), Some(state)));
+            }
+            Ok(Some(FeedItem::RoomDeleted)) => {
+                let frame = frames::encode(&ServerFrame::RoomDeleted { room: &state.room });
+                return Some((FeedOut::Deleted(frame), None));
+            }
+            Ok(None) => {
+                return Some((
+                    FeedOut::Ended("room feed ended; reconnect and resume with after_seq"),
+                    None,
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(room = %state.room, error = %e, "room feed failed");
+                return Some((
+                    FeedOut::Ended("room feed failed; reconnect and resume with after_seq"),
+                    None,
+                ));
+            }
+        }
+    }
+}

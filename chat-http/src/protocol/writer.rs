@@ -1,0 +1,529 @@
+//! The writer task of one connection: the only task that touches the socket's sending half.
+//!
+//! It reads the reader's outbound queue and the connection's room feeds itself, so a room
+//! message costs one wake-up of one task. Each wake-up takes whatever is ready in the queue and
+//! in every feed (without waiting, up to [`WRITE_BATCH`] frames), hands it all to the sink and
+//! flushes once. It also pings on schedule and sends the close frame.
+//!
+//! A client that stops reading makes a write stall. Its room feeds are then not read, so the
+//! broker's rings lag for this connection only and its feeds later catch up from the store by
+//! seq: no memory grows and nothing is lost. A batch (frames and flush) that stalls for the
+//! slow-consumer grace period closes the connection with 4008.
+//!
+//! The writer is a small poll loop over explicit state rather than nested `async` calls: its
+//! future lives as long as the connection, so it is kept to a few hundred bytes.
+
+use super::engine::{CLOSE_GRACE, WsOut};
+use super::feeds::{self, Feeds, Next};
+use super::outbound::{CloseReason, CloseSignal, Out, close_code};
+use crate::metrics::Metrics;
+use bytes::Bytes;
+use futures::{Sink, SinkExt};
+use std::fmt::Display;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Interval, Sleep};
+
+/// Most frames handed to the sink between two flushes.
+pub const WRITE_BATCH: usize = 64;
+
+/// A frame taken from a source, not yet accepted by the sink.
+enum Held {
+    /// A direct frame or a room frame.
+    Frame(Next),
+    /// A keepalive ping.
+    Ping,
+}
+
+impl Held {
+    /// What to send, and whether it is a room frame (counted as a delivery when written).
+    fn into_out(self) -> (WsOut, bool) {
+        match self {
+            Held::Frame(Next::Direct(frame)) => (WsOut::Text(frame), false),
+            Held::Frame(Next::Room(frame)) => (WsOut::Text(frame), true),
+            Held::Ping => (WsOut::Ping(Bytes::new()), false),
+        }
+    }
+}
+
+/// Why the write loop stopped.
+enum Stop {
+    /// The close signal was raised.
+    Closed,
+    /// The reader is gone (the queue closed).
+    ReaderGone,
+    /// The transport failed.
+    Failed,
+    /// A batch did not complete within the grace period.
+    Stalled,
+}
+
+/// The state of a connection's writer.
+pub(crate) struct Writer {
+    rx: mpsc::Receiver<Out>,
+    feeds: Feeds,
+    metrics: Arc<Metrics>,
+    ping_every: Duration,
+    grace: Duration,
+    /// Taken from a source; waits for the sink to accept it.
+    held: Option<Held>,
+    /// A ping is due (polled once per wake-up, written with the next batch).
+    ping_due: bool,
+    /// Frames handed to the sink (or held) since the last flush.
+    taken: usize,
+    /// Whether the sink holds frames not yet flushed.
+    unflushed: bool,
+    /// Room frames written and not yet added to the metrics.
+    room_frames: u64,
+    /// Runs from the first time the current batch had to wait for the sink. Boxed and only
+    /// made then: most batches never wait.
+    stall: Option<Pin<Box<Sleep>>>,
+}
+
+impl Writer {
+    /// A writer of the reader's queue `rx` and the room `feeds`, pinging every `ping_every`
+    /// and closing as a slow consumer after a batch stalled for `grace`.
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Out>,
+        feeds: Feeds,
+        metrics: Arc<Metrics>,
+        ping_every: Duration,
+        grace: Duration,
+    ) -> Writer {
+        Writer {
+            rx,
+            feeds,
+            metrics,
+            ping_every: ping_every.max(Duration::from_millis(10)),
+            grace,
+            held: None,
+            ping_due: false,
+            taken: 0,
+            unflushed: false,
+            room_frames: 0,
+            stall: None,
+        }
+    }
+
+    /// Writes into `sink` until `close` is raised or the reader is gone, then sends the close
+    /// frame. Not an `async fn`: its arguments would be stored twice in the future.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn stores its arguments twice in its future"
+    )]
+    pub(crate) fn run<Si>(mut self, close: CloseSignal, mut sink: Si) -> impl Future<Output = ()>
+    where
+        Si: Sink<WsOut> + Unpin,
+        Si::Error: Display,
+    {
+        async move {
+            let mut ping =
+                tokio::time::interval_at(Instant::now() + self.ping_every, self.ping_every);
+            ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let stop = {
+                // Waits for the close signal. Polling it takes a lock, so it is polled only
+                // when the task's waker is new to it; other wake-ups check the signal's flag.
+                let mut closed = pin!(close.closed());
+                let mut registered: Option<Waker> = None;
+                poll_fn(|cx| {
+                    if close.is_closed() {
+                        return Poll::Ready(Stop::Closed);
+                    }
+                    if !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        if closed.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Stop::Closed);
+                        }
+                        registered = Some(cx.waker().clone());
+                    }
+                    self.poll_write(cx, &mut sink, &mut ping, &close)
+                })
+                .await
+            };
+            match stop {
+                Stop::Closed | Stop::ReaderGone => {}
+                Stop::Failed => close.close(close_code::NORMAL, "connection lost", false),
+                Stop::Stalled => {
+                    if close.reason().is_none() {
+                        self.metrics
+                            .send_queue_overflows
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    close.close(close_code::SLOW_CONSUMER, "slow consumer", false);
+                }
+            }
+            // The subscriptions go now, not after the close handshake.
+            self.feeds.clear();
+            self.stall = None;
+            // Boxed: only the closing connection pays for the closing handshake's state.
+            Box::pin(self.finish(&mut sink, &close)).await;
+        }
+    }
+
+    /// Moves frames from the sources to the sink: hands over what is ready (up to a batch),
+    /// then flushes. `Pending` once everything ready is flushed, or while the sink makes the
+    /// batch wait (up to the grace period).
+    fn poll_write<Si>(
+        &mut self,
+        cx: &mut Context<'_>,
+        sink: &mut Si,
+        ping: &mut Interval,
+        close: &CloseSignal,
+    ) -> Poll<Stop>
+    where
+        Si: Sink<WsOut> + Unpin,
+        Si::Error: Display,
+    {
+        if ping.poll_tick(cx).is_ready() {
+            self.ping_due = true;
+        }
+        let polled = loop {
+            if let Some(held) = self.held.take() {
+                match sink.poll_ready_unpin(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => break failed(&e),
+                    Poll::Pending => {
+                        self.held = Some(held);
+                        break self.poll_stall(cx);
+                    }
+                }
+                let (out, room) = held.into_out();
+                if let Err(e) = sink.start_send_unpin(out) {
+                    break failed(&e);
+                }
+                self.room_frames += u64::from(room);
+                self.unflushed = true;
+            }
+            if self.taken < WRITE_BATCH {
+                if self.ping_due {
+                    self.ping_due = false;
+                    self.held = Some(Held::Ping);
+                    self.taken += 1;
+                    continue;
+                }
+                // Registers the task's waker with every source that has nothing ready.
+                match feeds::poll_next(cx, &mut self.rx, &mut self.feeds, close) {
+                    Poll::Ready(Some(next)) => {
+                        self.held = Some(Held::Frame(next));
+                        self.taken += 1;
+                        continue;
+                    }
+                    Poll::Ready(None) => break Poll::Ready(Stop::ReaderGone),
+                    Poll::Pending => {}
+                }
+            }
+            if self.unflushed {
+                match sink.poll_flush_unpin(cx) {
+                    Poll::Ready(Ok(())) => self.unflushed = false,
+                    Poll::Ready(Err(e)) => break failed(&e),
+                    Poll::Pending => break self.poll_stall(cx),
+                }
+            }
+            // The batch is written.
+            self.stall = None;
+            if self.taken >= WRITE_BATCH {
+                // More may be ready: let the other tasks of this thread run first.
+                cx.waker().wake_by_ref();
+            }
+            self.taken = 0;
+            break Poll::Pending;
+        };
+        if self.room_frames > 0 {
+            self.metrics
+                .deliveries
+                .fetch_add(self.room_frames, Ordering::Relaxed);
+            self.room_frames = 0;
+        }
+        polled
+    }
+
+    /// The batch waits for the sink: `Ready` once it waited for the grace period.
+    fn poll_stall(&mut self, cx: &mut Context<'_>) -> Poll<Stop> {
+        let grace = self.grace;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(grace)));
+        stall.as_mut().poll(cx).map(|()| Stop::Stalled)
+    }
+
+    /// Sends the held frame and the queued direct frames (when the close reason drains), then
+    /// the close frame, within [`CLOSE_GRACE`].
+    async fn finish<Si>(&mut self, sink: &mut Si, close: &CloseSignal)
+    where
+        Si: Sink<WsOut> + Unpin,
+        Si::Error: Display,
+    {
+        let reason = close.reason().unwrap_or(CloseReason {
+            code: close_code::NORMAL,
+            reason: "bye",
+            drain: true,
+        });
+        tracing::debug!(
+            code = reason.code,
+            reason = reason.reason,
+            "closing websocket"
+        );
+        let held = self.held.take();
+        let (rx, metrics) = (&mut self.rx, &self.metrics);
+        let finish = async {
+            if reason.drain {
+                if let Some(held) = held {
+                    let (out, room) = held.into_out();
+                    sink.feed(out).await?;
+                    if room {
+                        metrics.deliveries.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                while let Ok(out) = rx.try_recv() {
+                    if let Out::Frame(frame) = out {
+                        sink.feed(WsOut::Text(frame)).await?;
+                    }
+                }
+            }
+            sink.send(WsOut::Close {
+                code: reason.code,
+                reason: reason.reason,
+            })
+            .await?;
+            sink.close().await
+        };
+        match tokio::time::timeout(CLOSE_GRACE, finish).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "closing websocket failed"),
+            Err(_) => tracing::debug!("closing websocket timed out"),
+        }
+    }
+}
+
+/// Logs a failed write.
+fn failed(e: &impl Display) -> Poll<Stop> {
+    tracing::debug!(error = %e, "websocket write failed");
+    Poll::Ready(Stop::Failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::outbound::{RoomCommand, Watch};
+    use chat_core::{Envelope, LocalBroker, RoomEvent, RoomFeed, RoomId, Seq, UserId};
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+
+    /// A sink that logs what it is asked to do, and can be made to wait.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Recorded>>);
+
+    #[derive(Default)]
+    struct Recorded {
+        log: Vec<String>,
+        blocked: bool,
+        waker: Option<Waker>,
+    }
+
+    impl Recorder {
+        fn log(&self) -> Vec<String> {
+            self.0.lock().unwrap().log.clone()
+        }
+
+        fn frames(&self) -> Vec<String> {
+            let ops = ["flush", "closed", "ping"];
+            let log = self.log().into_iter();
+            log.filter(|l| !ops.contains(&l.as_str()) && !l.starts_with("close "))
+                .collect()
+        }
+
+        fn set_blocked(&self, blocked: bool) {
+            let mut r = self.0.lock().unwrap();
+            r.blocked = blocked;
+            if let Some(w) = r.waker.take() {
+                w.wake();
+            }
+        }
+
+        fn poll_unblocked(&self, cx: &mut Context<'_>, log: Option<&str>) -> Poll<()> {
+            let mut r = self.0.lock().unwrap();
+            if r.blocked {
+                r.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            r.log.extend(log.map(String::from));
+            Poll::Ready(())
+        }
+
+        async fn wait_for(&self, what: impl Fn(&[String]) -> bool) {
+            let wait = async {
+                while !what(&self.log()) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(5), wait)
+                .await
+                .unwrap_or_else(|_| panic!("timed out; log: {:?}", self.log()));
+        }
+    }
+
+    impl Sink<WsOut> for Recorder {
+        type Error = Infallible;
+
+        fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            self.poll_unblocked(cx, None).map(Ok)
+        }
+
+        fn start_send(self: Pin<&mut Self>, item: WsOut) -> Result<(), Infallible> {
+            let entry = match item {
+                WsOut::Text(b) => String::from_utf8(b.to_vec()).unwrap(),
+                WsOut::Ping(_) => "ping".into(),
+                WsOut::Close { code, .. } => format!("close {code}"),
+            };
+            self.0.lock().unwrap().log.push(entry);
+            Ok(())
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            self.poll_unblocked(cx, Some("flush")).map(Ok)
+        }
+
+        fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            self.poll_unblocked(cx, Some("closed")).map(Ok)
+        }
+    }
+
+    struct Setup {
+        tx: mpsc::Sender<Out>,
+        close: CloseSignal,
+        metrics: Arc<Metrics>,
+        sink: Recorder,
+        broker: LocalBroker,
+        service: chat_core::ChatService,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    fn start(grace: Duration) -> Setup {
+        let broker = LocalBroker::default();
+        let service = chat_core::ChatService::new(
+            Arc::new(chat_store_memory::MemoryStore::new()),
+            Arc::new(broker.clone()),
+            chat_core::Config::for_tests(),
+        );
+        let (tx, rx) = mpsc::channel(16);
+        let feeds = Feeds::new(UserId(1), service.clone(), Arc::default());
+        let (close, metrics, sink) = (
+            CloseSignal::new(),
+            Arc::new(Metrics::default()),
+            Recorder::default(),
+        );
+        let writer = Writer::new(rx, feeds, metrics.clone(), Duration::from_secs(3600), grace);
+        let task = tokio::spawn(writer.run(close.clone(), sink.clone()));
+        Setup {
+            tx,
+            close,
+            metrics,
+            sink,
+            broker,
+            service,
+            task,
+        }
+    }
+
+    fn frame(text: &str) -> Out {
+        Out::Frame(Bytes::from(text.to_string()))
+    }
+
+    fn typing(user: i64) -> Arc<Envelope> {
+        let event = RoomEvent::Typing {
+            user: UserId(user),
+            username: format!("u{user}"),
+        };
+        Arc::new(Envelope::new(RoomId(1), event))
+    }
+
+    #[tokio::test]
+    async fn what_is_ready_is_written_with_one_flush() {
+        let s = start(Duration::from_secs(5));
+        for i in 0..10 {
+            s.tx.try_send(frame(&i.to_string())).unwrap();
+        }
+        s.sink
+            .wait_for(|log| log.iter().any(|l| l == "flush"))
+            .await;
+        s.close.close(close_code::NORMAL, "bye", true);
+        s.task.await.unwrap();
+        let expected: Vec<String> = (0..10)
+            .map(|i| i.to_string())
+            .chain(["flush".into()])
+            .collect();
+        assert_eq!(s.sink.log()[..11], expected[..]);
+        assert_eq!(s.sink.log()[11..], ["close 1000", "flush", "closed"]);
+    }
+
+    #[tokio::test]
+    async fn room_frames_come_between_joined_and_left() {
+        let s = start(Duration::from_secs(5));
+        let subscription = s.broker.subscribe_local(RoomId(1));
+        let feed = RoomFeed::new(
+            RoomId(1),
+            subscription,
+            s.service.store().clone(),
+            Seq(0),
+            false,
+        );
+        s.broker.deliver(typing(2));
+        s.broker.deliver(typing(1)); // the connection's own: skipped
+        s.broker.deliver(typing(3));
+        s.tx.try_send(frame("joined")).unwrap();
+        let watch = Watch {
+            feed,
+            room: Arc::from("r"),
+        };
+        s.tx.try_send(Out::Room(RoomCommand::Watch(Box::new(watch))))
+            .unwrap();
+        s.sink.wait_for(|log| log.len() >= 4).await;
+        // Queued before the writer runs again: the feed's next event is not written.
+        s.tx.try_send(Out::Room(RoomCommand::Unwatch(RoomId(1))))
+            .unwrap();
+        s.tx.try_send(frame("left")).unwrap();
+        s.broker.deliver(typing(4));
+        s.sink.wait_for(|log| log.iter().any(|l| l == "left")).await;
+        s.close.close(close_code::NORMAL, "bye", true);
+        s.task.await.unwrap();
+        let frames = s.sink.frames();
+        assert_eq!(frames.len(), 4, "{frames:?}");
+        assert_eq!(frames[0], "joined");
+        assert!(frames[1].contains(r#""user":"u2""#), "{frames:?}");
+        assert!(frames[2].contains(r#""user":"u3""#), "{frames:?}");
+        assert_eq!(frames[3], "left");
+        assert_eq!(s.metrics.deliveries.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            s.broker.subscriber_count(RoomId(1)),
+            0,
+            "the feed was dropped"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stalled_batch_closes_as_slow_consumer() {
+        let s = start(Duration::from_millis(50));
+        s.sink.set_blocked(true);
+        s.tx.try_send(frame("stuck")).unwrap();
+        let closed = async {
+            while s.close.reason().is_none() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), closed)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.close.reason().map(|r| r.code),
+            Some(close_code::SLOW_CONSUMER)
+        );
+        assert_eq!(s.metrics.send_queue_overflows.load(Ordering::Relaxed), 1);
+        s.sink.set_blocked(false);
+        s.task.await.unwrap();
+        assert_eq!(s.sink.log(), ["close 4008", "flush", "closed"]);
+    }
+}
