@@ -69,7 +69,8 @@ impl Cli {
 /// Options every subcommand takes.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Database: `sqlite:PATH` (created and migrated when missing) or `postgres://...`.
+    /// Database: `sqlite:PATH` (created and migrated when missing), `postgres://...`, or
+    /// `memory` (nothing kept after exit).
     #[arg(
         long,
         env = "CHAT_DATABASE",

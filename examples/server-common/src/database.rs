@@ -1,9 +1,11 @@
-//! The `--database` URL and what it opens: SQLite (one process, in-process broker) or
-//! PostgreSQL (several server processes can share it; their broker is LISTEN/NOTIFY).
+//! The `--database` URL and what it opens: SQLite (one process, in-process broker),
+//! PostgreSQL (several server processes can share it; their broker is LISTEN/NOTIFY), or
+//! `memory` (nothing kept after exit: for demos, and for benchmarks that leave the store out).
 //! Opening a store creates and migrates its schema, so `migrate` is just "open, then exit".
 
 use crate::run::BoxError;
 use chat_core::{Broker, ChatService, Config, LocalBroker, Store};
+use chat_store_memory::MemoryStore;
 #[cfg(feature = "postgres")]
 use chat_store_postgres::{PostgresBroker, PostgresStore};
 use chat_store_sqlite::SqliteStore;
@@ -19,12 +21,17 @@ pub enum Database {
     Sqlite(PathBuf),
     /// `postgres://...` or `postgresql://...`: a connection URL.
     Postgres(String),
+    /// `memory`: everything in this process's memory, lost at exit.
+    Memory,
 }
 
 impl FromStr for Database {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "memory" || s == "memory:" {
+            return Ok(Database::Memory);
+        }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             return Ok(Database::Postgres(s.to_owned()));
         }
@@ -36,7 +43,7 @@ impl FromStr for Database {
             return Ok(Database::Sqlite(PathBuf::from(path)));
         }
         Err(format!(
-            "`{s}`: expected sqlite:PATH or postgres://user@host/db"
+            "`{s}`: expected sqlite:PATH, postgres://user@host/db or memory"
         ))
     }
 }
@@ -53,6 +60,7 @@ impl fmt::Display for Database {
         match self {
             Database::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
             Database::Postgres(url) => f.write_str(&redact_password(url)),
+            Database::Memory => f.write_str("memory"),
         }
     }
 }
@@ -76,7 +84,7 @@ fn redact_password(url: &str) -> String {
 }
 
 /// Opens (creating and migrating) the database and builds the chat service over it with the
-/// matching broker: [`LocalBroker`] for SQLite, [`PostgresBroker`] for PostgreSQL.
+/// matching broker: [`LocalBroker`] for SQLite and memory, [`PostgresBroker`] for PostgreSQL.
 /// `broker_capacity` is how many events a subscriber may lag behind before it re-reads the store.
 pub async fn open_service(db: &Database, broker_capacity: usize) -> Result<ChatService, BoxError> {
     let (store, broker): (Arc<dyn Store>, Arc<dyn Broker>) = match db {
@@ -89,6 +97,13 @@ pub async fn open_service(db: &Database, broker_capacity: usize) -> Result<ChatS
                 .await
                 .map_err(|e| format!("cannot open {db}: {e}"))?;
             (Arc::new(store), Arc::new(LocalBroker::new(broker_capacity)))
+        }
+        Database::Memory => {
+            tracing::warn!("--database memory: nothing is kept after the server exits");
+            (
+                Arc::new(MemoryStore::new()),
+                Arc::new(LocalBroker::new(broker_capacity)),
+            )
         }
         #[cfg(feature = "postgres")]
         Database::Postgres(url) => {
@@ -128,6 +143,7 @@ mod tests {
             "postgres://u@h/db".parse::<Database>(),
             Ok(Database::Postgres("postgres://u@h/db".into()))
         );
+        assert_eq!("memory".parse::<Database>(), Ok(Database::Memory));
         assert!("sqlite:".parse::<Database>().is_err());
         assert!("mysql://x".parse::<Database>().is_err());
         assert!("chat.db".parse::<Database>().is_err());
