@@ -60,6 +60,10 @@ pub enum SqliteError {
     /// A group transaction could not commit; every write in it failed.
     #[error("the write transaction failed: {0}")]
     Transaction(String),
+    /// The full-text index could not be brought up to date (a search waited for it); the
+    /// messages themselves are not affected.
+    #[error("the search index could not be updated: {0}")]
+    Index(String),
     /// A background thread could not be started, or stopped unexpectedly.
     #[error("background thread failed: {0}")]
     Thread(String),

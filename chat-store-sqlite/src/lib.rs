@@ -1,7 +1,8 @@
 //! # chat-store-sqlite
 //!
 //! The embedded default store of the chat library: one SQLite file (for example `./chat.db`),
-//! created and migrated on first open, durable, crash-safe, with full-text search.
+//! created and migrated on first open, durable, crash-safe, with full-text search (whose index
+//! lives in a second file beside it, `./chat.db-search`: derived data, rebuilt when missing).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chat_store_sqlite::SqliteError> {
@@ -24,9 +25,15 @@
 //! - `writer`: one thread owning the write connection, fed by a bounded channel; group
 //!   commit of everything queued, one SAVEPOINT per request (none for posts), answers after
 //!   COMMIT; keeps the rooms' seq counters and usernames in memory.
-//! - `readers`: a few threads owning read connections, so reads never block the reactor.
+//! - `readers`: a few threads owning read connections (with the search file attached), so
+//!   reads never block the reactor.
 //! - `checkpointer`: a thread that checkpoints the WAL beside the writer, so checkpoint
 //!   fsyncs never stall commits.
+//! - `search_file`: the full-text index's own file, `<database>-search`: checked against the
+//!   database at open, rebuilt from zero when missing, unreadable, not ours, of another
+//!   version, of another database (a random token links the two) or not fitting the database.
+//! - `indexer`: a thread that keeps that index up to date from the database in batches, off
+//!   the write path; searches wait for it to hold every post acknowledged before them.
 //! - `sql`: the text of every statement (prepared once per connection with
 //!   `prepare_cached`); `rows`: rows to domain values.
 //! - `users`, `sessions`, `rooms`, `messages`, `search`: the four `chat_core` store traits,
@@ -35,34 +42,71 @@
 //! ## Write path and its costs
 //! A post is: the author's name (cached by the writer: usernames never change), the next seq
 //! from the writer's in-memory counter of `rooms.last_seq` (written back once per room per
-//! group, before COMMIT), the insert, and the full-text index entry. A repeated client id
-//! (idempotency) is detected by the insert itself failing on the unique (author, client_id)
-//! index, before it wrote anything; only then is the original looked up. Several SQLite
-//! behaviours shape the code:
-//! - FTS5 flushes its pending index to a new segment at every savepoint *and* at every
-//!   statement journal, so index changes are queued and applied at the end of each group,
-//!   outside the per-request savepoints, and the hot statements use `OR FAIL` while the foreign
-//!   keys of `messages` are `DEFERRABLE INITIALLY DEFERRED` (checked at COMMIT; the writer
-//!   checks room and author first anyway), so no statement journal is opened.
-//! - Every page first changed under a savepoint is copied to the statement journal; posts,
-//!   whose only write is one single-row INSERT, run without a savepoint (see `writer`).
+//! group, before COMMIT), and the insert. A repeated client id (idempotency) is detected by
+//! the insert itself failing on the unique (author, client_id) index, before it wrote anything;
+//! only then is the original looked up. The full-text index is not written on this path (see
+//! the next section). Several SQLite behaviours shape the code:
+//! - Every page first changed under a savepoint or a statement journal is copied to that
+//!   journal: posts, whose only write is one single-row INSERT, run without a savepoint (see
+//!   `writer`), and the hot statements use `OR FAIL` while the foreign keys of `messages` are
+//!   `DEFERRABLE INITIALLY DEFERRED` (checked at COMMIT; the writer checks room and author
+//!   first anyway), so no statement journal is opened.
 //! - `RETURNING` collects its rows in an ephemeral table (a b-tree opened and a page zeroed
 //!   per statement), so the hot path uses `last_insert_rowid` instead.
 //! - With a memory map, SQLite searches the WAL index before its page cache on every page
 //!   access, so the writer's connection has none (readers keep theirs).
-//! - The full-text index keeps no positions (`detail=column`) and scopes words to a room by
-//!   a prefix of each indexed word instead of a separate room token (see `search`): smaller
-//!   index flushes and merges, and no per-room doclist of every message to intersect.
 //! - The client-id lookup (on repeats only) avoids a join that SQLite runs 20 times slower
 //!   than the plain index probe.
+//! - SQLite plans a statement with the value bound to its `LIMIT ?`, and re-prepares it at
+//!   every new binding; the statements of the indexer and of search have no LIMIT and stop
+//!   stepping instead.
+//!
+//! ## Search off the write path
+//! FTS5 costs a lot per message: tokenizing, a flush of its pending index to a new segment at
+//! every transaction end, and the merges of those segments. Done by the writer at every group
+//! commit, that was about half of each post, on the one thread every write waits for. So the
+//! index lives in its own file (`search_file`), written by the indexer thread (`indexer`) with
+//! its own connections, beside the writer:
+//! - The writer only reports, after each COMMIT, the highest message id and change seq it
+//!   committed (two atomics and at most an unpark). Posts write nothing else; an edit, a
+//!   message deletion or a room deletion appends a row to `search_changes` in its own
+//!   transaction.
+//! - The indexer reads new messages by id (`id > watermark`: ids are AUTOINCREMENT) and the
+//!   changes after its other watermark from one snapshot of the database, and writes their
+//!   entries and both watermarks in one transaction of the search file, up to
+//!   [`SqliteOptions::index_batch`] of each. It indexes at once when woken after being idle,
+//!   and lingers [`SqliteOptions::index_linger`] between rounds while posts keep coming, so
+//!   that batches stay large under load (one flush per batch, fewer merges).
+//! - A search first compares, in memory, what the writer committed with what the indexer
+//!   published; only when the index is behind does it wake the indexer (ending any linger)
+//!   and wait. It then queries on a read connection with the search file attached, joining
+//!   `messages` for the rows, the room and the deleted flag, and keeps only rows whose
+//!   current body matches (an edit made after the search started may not be indexed yet).
+//! - Crashes: each batch is atomic with its watermarks, so the indexer resumes where the
+//!   file says at the next open. A search file that does not fit the database (it claims
+//!   messages or changes the database does not have, or needs changes already deleted from
+//!   `search_changes`, as after a power loss or a restore of one file) is rebuilt from zero.
+//!   One case is not detected: if a power loss takes the last transactions of the database
+//!   but not those of the search file, an edit lost from the database may stay in its
+//!   message's entry (search then never returns that message for its new words, since the
+//!   bodies are checked, and may miss it for its old ones) until the message changes again.
 //!
 //! Measured with callgrind on the `post_loop` example (20,000 posts by 64 concurrent posters),
-//! the writer's cost per post went from about 128k to about 50k instructions with these (with
-//! one poster, whose every post is a group of its own, from about 300k to 200k: the index
-//! flush and the WAL write of each commit dominate). The bench's 64 posters went from about
-//! 30-70k to about 110-150k posts/s on the shared 2-core reference machine; what is left is
-//! about half system time (two `pwrite`s per WAL page). Checkpoints run on a separate thread
-//! so their fsyncs never stall commits.
+//! the writer's cost per post went from about 128k to about 54k instructions with the measures
+//! of the previous section, and from 54k to about 26k with the index moved off the write
+//! path (without any index it was 27k). The indexer spends about 21k per post in batches of
+//! the size it reaches natively under that load (1,200 to 2,000 messages; run the example with
+//! a 500 ms linger under callgrind, which slows everything about 50 times, to get those; with
+//! the default 10 ms, batches shrink to about 60 messages there and it spends about 28k).
+//! With one poster, whose every post is a group of its own, the writer went from about 214k to
+//! 68k (the WAL write of each commit dominates), the indexer spending about 36k. On the shared
+//! 2-core reference machine the example went from about 120k to about 175k posts/s with 64
+//! posters (from about 8k to 12k with one), the indexer keeping up (closing, which waits for
+//! it, takes tens of milliseconds), and the bench's 64 posters from about 90k to 190k posts/s.
+//! The search benches stayed within a few percent, except a two-word prefix query whose cost
+//! depends on how FTS5 happened to lay out its segments (the bare FTS5 query takes from 0.1
+//! to 0.6 ms on the same rows indexed in batches of different sizes). Checkpoints run on a
+//! separate thread so their fsyncs never stall commits.
 //!
 //! ## Why rusqlite 0.43 and sqlx side by side
 //! rusqlite and sqlx both link the native SQLite through `libsqlite3-sys`, which declares
@@ -77,6 +121,7 @@
 
 mod checkpointer;
 mod error;
+mod indexer;
 mod messages;
 mod migrations;
 mod open;
@@ -84,6 +129,7 @@ mod readers;
 mod rooms;
 mod rows;
 mod search;
+mod search_file;
 mod sessions;
 mod sql;
 mod users;
@@ -98,8 +144,10 @@ pub use migrations::SCHEMA_VERSION;
 use chat_core::StoreResult;
 use checkpointer::Checkpointer;
 use error::DbResult;
+use indexer::{Indexer, IndexerOptions, Tracker};
 use readers::Readers;
 use rusqlite::Connection;
+use search_file::{Anchor, Watermarks};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -128,6 +176,13 @@ pub struct SqliteOptions {
     pub statement_cache: usize,
     /// How often the WAL is checkpointed into the main file.
     pub checkpoint_interval: Duration,
+    /// Most messages (and most edits and deletions) the indexer puts in the search index in
+    /// one transaction.
+    pub index_batch: usize,
+    /// While posts keep coming, how long the indexer waits from the start of one batch to the
+    /// next, so that batches stay large (an idle indexer indexes at once, and a search that
+    /// must wait for it ends the wait).
+    pub index_linger: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -142,6 +197,8 @@ impl Default for SqliteOptions {
             mmap_size: 256 * 1024 * 1024,
             statement_cache: 64,
             checkpoint_interval: Duration::from_millis(100),
+            index_batch: 2_048,
+            index_linger: Duration::from_millis(10),
         }
     }
 }
@@ -159,6 +216,7 @@ struct Inner {
     path: PathBuf,
     writer: Writer,
     readers: Readers,
+    indexer: Indexer,
     closed: AtomicBool,
     checkpointer: Checkpointer,
 }
@@ -193,21 +251,46 @@ impl SqliteStore {
     }
 
     fn open_blocking(path: PathBuf, options: SqliteOptions) -> Result<SqliteStore, SqliteError> {
+        // Checks and migrates the database before anything else touches a file.
         let writer_conn = open::open_writer(&path, &options)?;
+        let index_conn = open::open_reader(&path, &options, false)?;
+        let anchor = Anchor::read(&index_conn)?;
+        let (search_conn, indexed) = search_file::open(&path, &anchor, &options)?;
         let readers = (0..options.readers.max(1))
-            .map(|_| open::open_reader(&path, &options))
+            .map(|_| open::open_reader(&path, &options, true))
             .collect::<Result<Vec<_>, _>>()?;
         let readers = Readers::start(readers, options.read_queue)?;
         let checkpointer = Checkpointer::start(
             open::open_checkpointer(&path, &options)?,
             options.checkpoint_interval,
         )?;
-        let writer = Writer::start(writer_conn, options.write_queue, options.max_batch)?;
+        let committed = Watermarks {
+            messages: anchor.messages,
+            changes: anchor.changes,
+        };
+        let tracker = Arc::new(Tracker::new(committed, indexed));
+        let writer = Writer::start(
+            writer_conn,
+            options.write_queue,
+            options.max_batch,
+            Arc::clone(&tracker),
+        )?;
+        let indexer = Indexer::start(
+            tracker,
+            index_conn,
+            search_conn,
+            indexed,
+            IndexerOptions {
+                batch: options.index_batch,
+                linger: options.index_linger,
+            },
+        )?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 writer,
                 readers,
+                indexer,
                 closed: AtomicBool::new(false),
                 checkpointer,
             }),
@@ -219,14 +302,26 @@ impl SqliteStore {
         &self.inner.path
     }
 
+    /// The file of the full-text index of the database at `path`: `<path>-search`, beside it.
+    /// It is derived data (not needed in backups): when it is missing or unusable, opening
+    /// the database creates it anew and fills it in the background.
+    pub fn search_index_path(path: impl AsRef<Path>) -> PathBuf {
+        search_file::path_of(path.as_ref())
+    }
+
     /// Shuts the store down gracefully: writes queued before this call are committed and
-    /// answered, the WAL is checkpointed into the main file, every connection of the store
-    /// is closed when this returns (so other processes may then use the file undisturbed),
-    /// and every later call on any clone answers
-    /// [`StoreError::Closed`](chat_core::StoreError::Closed). Idempotent.
+    /// answered, the search index catches up with them, the WALs are checkpointed into the
+    /// main files, every connection of the store is closed when this returns (so other
+    /// processes may then use the files undisturbed), and every later call on any clone
+    /// answers [`StoreError::Closed`](chat_core::StoreError::Closed). Idempotent.
     pub async fn close(&self) -> Result<(), SqliteError> {
         self.inner.closed.store(true, Ordering::SeqCst);
         let closed = self.inner.writer.close().await;
+        // The writer thread has ended (or is ending): the indexer catches up and stops.
+        let indexer = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || indexer.indexer.join())
+            .await
+            .map_err(|e| SqliteError::Thread(e.to_string()))?;
         self.inner.readers.stop().await?;
         let checkpointer = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || checkpointer.checkpointer.stop())
@@ -257,6 +352,14 @@ impl SqliteStore {
     /// The writer (posts announce through it).
     pub(crate) fn inner_writer(&self) -> &Writer {
         &self.inner.writer
+    }
+
+    /// The indexer (searches wait for it); `Closed` once the store is closed.
+    pub(crate) fn indexer(&self) -> StoreResult<&Indexer> {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Err(chat_core::StoreError::Closed);
+        }
+        Ok(&self.inner.indexer)
     }
 
     /// Runs a read on a read connection.

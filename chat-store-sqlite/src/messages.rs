@@ -4,8 +4,8 @@
 //! unique (author, client_id) index.
 
 use crate::error::DbResult;
+use crate::indexer;
 use crate::rows::{self, limit};
-use crate::search::{fts_insert, fts_remove};
 use crate::writer::WriteTx;
 use crate::{SqliteStore, sql};
 use async_trait::async_trait;
@@ -99,7 +99,8 @@ fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
     }
     let id = conn.last_insert_rowid();
     conn.take_seq(new.room, seq);
-    fts_insert(conn, id, new.room, &new.body);
+    // Indexed for search by the indexer thread, which learns of it after COMMIT.
+    conn.note_message(id);
     let posted = Posted {
         message: Message {
             id: MessageId(id),
@@ -147,8 +148,7 @@ impl MessageStore for SqliteStore {
                 .query_row(params![room.0, seq.0, body, at.0], |r| r.get(0))
                 .optional()?;
             let id = id.ok_or_else(not_found)?;
-            fts_remove(conn, id);
-            fts_insert(conn, id, room, &body);
+            indexer::message_changed(conn, id)?;
             message_by_id(conn, id)?.ok_or_else(not_found)
         })
         .await
@@ -162,7 +162,7 @@ impl MessageStore for SqliteStore {
             }
             conn.prepare_cached(sql::MESSAGE_SOFT_DELETE)?
                 .execute([message.id.0])?;
-            fts_remove(conn, message.id.0);
+            indexer::message_changed(conn, message.id.0)?;
             Ok(Message {
                 body: String::new(),
                 deleted: true,

@@ -8,6 +8,7 @@
 use crate::SqliteOptions;
 use crate::error::{SqliteError, is_not_a_database};
 use crate::migrations;
+use crate::search_file;
 use rusqlite::{Connection, OpenFlags};
 use std::io::Read;
 use std::path::Path;
@@ -117,10 +118,18 @@ pub(crate) fn open_checkpointer(
     Ok(conn)
 }
 
-/// Opens a read connection to an already migrated file.
-pub(crate) fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connection, SqliteError> {
+/// Opens a read connection to an already migrated file; with `search`, the search file
+/// (which must exist) is attached as `search` (see `search_file`).
+pub(crate) fn open_reader(
+    path: &Path,
+    options: &SqliteOptions,
+    search: bool,
+) -> Result<Connection, SqliteError> {
     let conn = Connection::open_with_flags(path, flags())?;
     configure_common(&conn, options)?;
+    if search {
+        search_file::attach(&conn, path, options)?;
+    }
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "query_only", true)?;
     Ok(conn)

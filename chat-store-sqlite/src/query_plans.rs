@@ -1,10 +1,19 @@
 //! The query plan test: every statement of [`crate::sql`] is run through `EXPLAIN QUERY PLAN`
-//! on a migrated database, and no plan may scan a whole table (an ordered walk of an index, a
-//! primary-key range or the FTS5 index is fine).
+//! on a migrated database with its search file attached as `search` (the indexer's statements
+//! on the search file name its tables unqualified, which finds them there too), and no plan
+//! may scan a whole table (an ordered walk of an index, a primary-key range or the FTS5 index
+//! is fine).
 
+use crate::search_file::{self, Anchor};
 use crate::sql::ALL;
 use crate::{SqliteOptions, open};
 use rusqlite::Connection;
+
+/// Statements allowed to scan, with the reason.
+const ALLOWED_SCANS: &[(&str, &str)] = &[(
+    "HIGH_WATER",
+    "sqlite_sequence has one row per AUTOINCREMENT table and no index; read at open only",
+)];
 
 fn plan(conn: &Connection, statement: &str) -> Vec<String> {
     let explain = format!("EXPLAIN QUERY PLAN {statement}");
@@ -31,12 +40,18 @@ fn is_full_scan(line: &str) -> bool {
 #[test]
 fn no_statement_scans_a_table() {
     let dir = tempfile::tempdir().unwrap();
-    let conn = open::open_writer(&dir.path().join("plans.db"), &SqliteOptions::default()).unwrap();
+    let path = dir.path().join("plans.db");
+    let options = SqliteOptions::default();
+    let conn = open::open_writer(&path, &options).unwrap();
+    let anchor = Anchor::read(&conn).unwrap();
+    drop(search_file::open(&path, &anchor, &options).unwrap());
+    search_file::attach(&conn, &path, &options).unwrap();
     let mut offenders = Vec::new();
     for (name, statement) in ALL {
         let lines = plan(&conn, statement);
         println!("{name}:\n  {}", lines.join("\n  "));
-        if lines.iter().any(|l| is_full_scan(l)) {
+        let allowed = ALLOWED_SCANS.iter().any(|(allowed, _)| allowed == name);
+        if !allowed && lines.iter().any(|l| is_full_scan(l)) {
             offenders.push(format!("{name}: {lines:?}"));
         }
     }

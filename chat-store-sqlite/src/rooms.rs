@@ -1,10 +1,11 @@
 //! `RoomStore` for SQLite: case-insensitive unique room names through the `name_key` column,
 //! the creator's membership written in the same transaction as the room, and room deletion
-//! that removes messages (by cascade), memberships and the room's full-text entries.
+//! that removes messages (by cascade) and memberships, and has the indexer remove the room's
+//! full-text entries.
 
 use crate::error::DbResult;
+use crate::indexer;
 use crate::rows::{self, fold, limit};
-use crate::search::fts_remove;
 use crate::users::{user_by_id, user_exists};
 use crate::{SqliteStore, sql};
 use async_trait::async_trait;
@@ -126,13 +127,8 @@ impl RoomStore for SqliteStore {
             if !room_exists(conn, id)? {
                 return Err(StoreError::NotFound(Entity::Room).into());
             }
-            let ids = conn
-                .prepare_cached(sql::MESSAGE_IDS_OF_ROOM)?
-                .query_map([id.0], |r| r.get::<_, i64>(0))?
-                .collect::<Result<Vec<_>, _>>()?;
-            for message in ids {
-                fts_remove(conn, message);
-            }
+            // The indexer removes the room's search entries.
+            indexer::room_deleted(conn, id)?;
             // Messages and memberships go by ON DELETE CASCADE.
             conn.prepare_cached(sql::ROOM_DELETE)?.execute([id.0])?;
             conn.forget_room(id);

@@ -93,7 +93,6 @@ pub(crate) const ROOMS_LIST_AFTER: &str = concat!(
      ORDER BY r.name_key LIMIT ?2"
 );
 pub(crate) const ROOM_SET_DESCRIPTION: &str = "UPDATE rooms SET description = ?2 WHERE id = ?1";
-pub(crate) const MESSAGE_IDS_OF_ROOM: &str = "SELECT id FROM messages WHERE room_id = ?1";
 pub(crate) const ROOM_DELETE: &str = "DELETE FROM rooms WHERE id = ?1";
 pub(crate) const MEMBER_INSERT: &str =
     "INSERT OR IGNORE INTO members (room_id, user_id, joined_at) VALUES (?1, ?2, ?3)";
@@ -143,17 +142,53 @@ pub(crate) const HISTORY_AFTER: &str = concat!(
     "WHERE m.room_id = ?1 AND m.seq > ?2 ORDER BY m.seq LIMIT ?3"
 );
 
-// Full-text search.
+// Search changes, recorded by the writer (see `indexer`).
+pub(crate) const SEARCH_CHANGE_MESSAGE: &str =
+    "INSERT INTO search_changes (message_id) VALUES (?1)";
+pub(crate) const SEARCH_CHANGE_ROOM: &str = "INSERT INTO search_changes (room_id) VALUES (?1)";
+pub(crate) const SEARCH_CHANGES_PRUNE: &str = "DELETE FROM search_changes WHERE seq < ?1";
+
+// The indexer's reads of the database. `sqlite_sequence` holds one row per AUTOINCREMENT
+// table (four) and can have no index: the one statement allowed to scan (at open only).
+// No `LIMIT ?` where a statement runs often: SQLite plans with the bound LIMIT value, so
+// every new binding (rusqlite clears them when a cached statement is reused) makes it
+// re-prepare the statement. The rowid order is a lazy walk; the caller stops stepping.
+pub(crate) const HIGH_WATER: &str = "SELECT seq FROM sqlite_sequence WHERE name = ?1";
+pub(crate) const SEARCH_LINK: &str = "SELECT token FROM search_link WHERE id = 1";
+pub(crate) const SEARCH_CHANGES_FIRST: &str = "SELECT min(seq) FROM search_changes";
+pub(crate) const SEARCH_CHANGES_AFTER: &str =
+    "SELECT seq, message_id, room_id FROM search_changes WHERE seq > ?1 ORDER BY seq";
+pub(crate) const INDEX_MESSAGES_AFTER: &str =
+    "SELECT id, room_id, body FROM messages WHERE id > ?1 AND deleted = 0 ORDER BY id";
+pub(crate) const INDEX_MESSAGE: &str =
+    "SELECT room_id, body FROM messages WHERE id = ?1 AND deleted = 0";
+
+// The indexer's writes to the search file (its main database on that connection).
+pub(crate) const INDEX_STATE_INIT: &str = "INSERT INTO search_state \
+     (id, messages_upto, changes_upto, database_token) VALUES (1, 0, 0, ?1)";
+pub(crate) const INDEX_IDENTITY: &str =
+    "SELECT messages_upto, changes_upto, database_token FROM search_state WHERE id = 1";
+pub(crate) const INDEX_STATE: &str =
+    "SELECT messages_upto, changes_upto FROM search_state WHERE id = 1";
+pub(crate) const INDEX_STATE_SET: &str =
+    "UPDATE search_state SET messages_upto = ?1, changes_upto = ?2 WHERE id = 1";
 pub(crate) const FTS_INSERT: &str = "INSERT INTO messages_fts (rowid, words) VALUES (?1, ?2)";
 pub(crate) const FTS_DELETE: &str = "DELETE FROM messages_fts WHERE rowid = ?1";
+pub(crate) const FTS_MATCHING: &str = "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1";
+
+// Full-text search, on a read connection with the search file attached as `search`. No
+// LIMIT (see above): the caller stops stepping once it has its page.
+// The first read of the search file, so that its snapshot is taken before the database's.
+pub(crate) const SEARCH_SNAPSHOT: &str =
+    "SELECT messages_upto FROM search.search_state WHERE id = 1";
 pub(crate) const SEARCH_BOUND: &str =
     "SELECT id FROM messages WHERE room_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1";
 pub(crate) const SEARCH: &str = "SELECT m.id, m.room_id, m.seq, m.author_id, u.username, m.body, \
      m.client_id, m.created_at, m.edited_at, m.deleted \
-     FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
+     FROM search.messages_fts JOIN messages m ON m.id = messages_fts.rowid \
      JOIN users u ON u.id = m.author_id \
      WHERE messages_fts MATCH ?1 AND messages_fts.rowid < ?2 AND m.room_id = ?3 \
-     AND m.deleted = 0 ORDER BY messages_fts.rowid DESC LIMIT ?4";
+     AND m.deleted = 0 ORDER BY messages_fts.rowid DESC";
 
 /// Every statement with a name, for the query plan test.
 #[cfg(test)]
@@ -180,7 +215,6 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("ROOMS_LIST_FIRST", ROOMS_LIST_FIRST),
     ("ROOMS_LIST_AFTER", ROOMS_LIST_AFTER),
     ("ROOM_SET_DESCRIPTION", ROOM_SET_DESCRIPTION),
-    ("MESSAGE_IDS_OF_ROOM", MESSAGE_IDS_OF_ROOM),
     ("ROOM_DELETE", ROOM_DELETE),
     ("MEMBER_INSERT", MEMBER_INSERT),
     ("MEMBER_DELETE", MEMBER_DELETE),
@@ -198,8 +232,23 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("HISTORY_LATEST", HISTORY_LATEST),
     ("HISTORY_BEFORE", HISTORY_BEFORE),
     ("HISTORY_AFTER", HISTORY_AFTER),
+    ("SEARCH_CHANGE_MESSAGE", SEARCH_CHANGE_MESSAGE),
+    ("SEARCH_CHANGE_ROOM", SEARCH_CHANGE_ROOM),
+    ("SEARCH_CHANGES_PRUNE", SEARCH_CHANGES_PRUNE),
+    ("HIGH_WATER", HIGH_WATER),
+    ("SEARCH_LINK", SEARCH_LINK),
+    ("SEARCH_CHANGES_FIRST", SEARCH_CHANGES_FIRST),
+    ("SEARCH_CHANGES_AFTER", SEARCH_CHANGES_AFTER),
+    ("INDEX_MESSAGES_AFTER", INDEX_MESSAGES_AFTER),
+    ("INDEX_MESSAGE", INDEX_MESSAGE),
+    ("INDEX_STATE_INIT", INDEX_STATE_INIT),
+    ("INDEX_IDENTITY", INDEX_IDENTITY),
+    ("INDEX_STATE", INDEX_STATE),
+    ("INDEX_STATE_SET", INDEX_STATE_SET),
     ("FTS_INSERT", FTS_INSERT),
     ("FTS_DELETE", FTS_DELETE),
+    ("FTS_MATCHING", FTS_MATCHING),
+    ("SEARCH_SNAPSHOT", SEARCH_SNAPSHOT),
     ("SEARCH_BOUND", SEARCH_BOUND),
     ("SEARCH", SEARCH),
 ];

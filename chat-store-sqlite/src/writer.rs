@@ -12,10 +12,12 @@
 //! quarter of its time. As a guard, a savepoint-less request that fails must leave
 //! `total_changes` unchanged, or the whole group is rolled back and fails.
 //!
-//! Changes to the full-text index are collected during the group and applied after the last
-//! request, outside the savepoints, in request order: FTS5 flushes its pending index at every
-//! savepoint, so writing it inside them would create a new index segment per message. A
-//! request whose savepoint rolls back drops the index changes it had queued.
+//! The writer does not index messages for search: the indexer thread does, beside it (see
+//! [`crate::indexer`]). The writer only notes the highest message id and `search_changes` seq
+//! each request wrote (forgotten like the rest when the request rolls back) and, after COMMIT
+//! and before answering, reports those of the group to the indexer's [`Tracker`] (two atomics
+//! and at most an unpark): so a search started after an answer knows what it must wait for.
+//! When the writer thread ends, it tells the tracker, and the indexer catches up and stops.
 //!
 //! The writer is the only writer of the file, so it keeps each room's `last_seq` in memory
 //! ([`WriteTx::next_seq`]): a post takes its seq from there, and `rooms.last_seq` is written
@@ -32,11 +34,12 @@
 //! published in seq order the moment they are durable.
 
 use crate::error::{DbResult, SqliteError};
-use crate::search::{self, FtsOp};
+use crate::indexer::{Tracker, WriterStopped};
+use crate::search_file::Watermarks;
 use crate::sql;
 use chat_core::{Message, PostListener, RoomId, StoreError, StoreResult, UserId};
 use rusqlite::{Connection, OptionalExtension};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -97,11 +100,12 @@ impl WriterCache {
 }
 
 /// The connection as a write operation sees it: inside the open group transaction, with the
-/// full-text index changes to apply once every request of the group ran, and the writer's
-/// seq counters.
+/// writer's seq counters and what the group wrote that the indexer must know.
 pub(crate) struct WriteTx<'c> {
     conn: &'c Connection,
-    fts: RefCell<Vec<FtsOp>>,
+    /// The highest message id posted and `search_changes` seq written in the group so far.
+    written: Cell<Watermarks>,
+    tracker: &'c Tracker,
     cache: &'c RefCell<WriterCache>,
     /// Messages to announce after COMMIT; `None` when no one listens.
     posted: Option<RefCell<Vec<Message>>>,
@@ -115,25 +119,39 @@ impl WriteTx<'_> {
         }
     }
 
-    /// How many messages and index changes are queued (to drop a failed request's own).
-    fn queued(&self) -> (usize, usize) {
+    /// What the group wrote so far (to forget a failed request's own).
+    fn queued(&self) -> (Watermarks, usize) {
         (
-            self.fts.borrow().len(),
+            self.written.get(),
             self.posted.as_ref().map_or(0, |p| p.borrow().len()),
         )
     }
 
-    /// Drops what was queued after `queued` (a request that failed).
-    fn drop_queued(&self, (fts, posted): (usize, usize)) {
-        self.fts.borrow_mut().truncate(fts);
+    /// Forgets what was written after `queued` (a request that failed).
+    fn drop_queued(&self, (written, posted): (Watermarks, usize)) {
+        self.written.set(written);
         if let Some(p) = &self.posted {
             p.borrow_mut().truncate(posted);
         }
     }
 
-    /// Queues a change of the full-text index for the end of the group.
-    pub(crate) fn defer_fts(&self, op: FtsOp) {
-        self.fts.borrow_mut().push(op);
+    /// Notes a message inserted in this transaction (for the indexer).
+    pub(crate) fn note_message(&self, id: i64) {
+        let mut written = self.written.get();
+        written.messages = written.messages.max(id);
+        self.written.set(written);
+    }
+
+    /// Notes a `search_changes` row inserted in this transaction (for the indexer).
+    pub(crate) fn note_change(&self, seq: i64) {
+        let mut written = self.written.get();
+        written.changes = written.changes.max(seq);
+        self.written.set(written);
+    }
+
+    /// The seq up to which the indexer has applied `search_changes`.
+    pub(crate) fn indexed_changes(&self) -> i64 {
+        self.tracker.indexed_changes()
     }
 
     /// The seq the next message of `room` gets, `None` when the room does not exist. Takes
@@ -276,18 +294,23 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread with its connection.
+    /// Starts the writer thread with its connection; it reports what it commits to `tracker`.
     pub(crate) fn start(
         conn: Connection,
         capacity: usize,
         max_batch: usize,
+        tracker: Arc<Tracker>,
     ) -> Result<Writer, SqliteError> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let listener = Listener::default();
         let announce = Arc::clone(&listener);
         std::thread::Builder::new()
             .name("chat-sqlite-writer".into())
-            .spawn(move || run(conn, rx, max_batch.max(1), &announce))
+            .spawn(move || {
+                // Tells the indexer when this thread ends, however it ends.
+                let stopped = WriterStopped(tracker);
+                run(conn, rx, max_batch.max(1), &announce, &stopped.0);
+            })
             .map_err(|e| SqliteError::Thread(e.to_string()))?;
         Ok(Writer { tx, listener })
     }
@@ -350,7 +373,13 @@ impl Writer {
 }
 
 /// The writer thread's loop.
-fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize, listener: &Listener) {
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Command>,
+    max_batch: usize,
+    listener: &Listener,
+    tracker: &Tracker,
+) {
     let cache = RefCell::new(WriterCache::default());
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -377,14 +406,14 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>, max_batch: usize, list
                     }
                 }
             }
-            commit_group(&conn, &cache, &mut batch, listener.get());
+            commit_group(&conn, &cache, &mut batch, listener.get(), tracker);
             let result = shutdown(&conn);
             // Closed before answering: once `close` returned, the file is left alone.
             drop(conn);
             let _ = reply.send(result);
             return;
         }
-        commit_group(&conn, &cache, &mut batch, listener.get());
+        commit_group(&conn, &cache, &mut batch, listener.get(), tracker);
     }
     // Every handle is gone: the queue is drained, so just tidy up.
     if let Err(e) = shutdown(&conn) {
@@ -403,18 +432,21 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Runs a batch in one transaction, announces its posts, then answers every request.
+/// Runs a batch in one transaction, reports it to the indexer, announces its posts, then
+/// answers every request.
 fn commit_group(
     conn: &Connection,
     cache: &RefCell<WriterCache>,
     batch: &mut Vec<Box<dyn WriteJob>>,
     listener: Option<&Arc<dyn PostListener>>,
+    tracker: &Tracker,
 ) {
     if batch.is_empty() {
         return;
     }
-    let failure = match run_group(conn, cache, batch, listener.is_some()) {
-        Ok(posted) => {
+    let failure = match run_group(conn, cache, tracker, batch, listener.is_some()) {
+        Ok((posted, written)) => {
+            tracker.committed(written);
             if let Some(listener) = listener {
                 let announced = catch_unwind(AssertUnwindSafe(|| {
                     for message in posted {
@@ -450,13 +482,15 @@ fn commit_group(
     }
 }
 
-/// Runs a batch in one transaction; returns the messages it posted (when `announce`).
+/// Runs a batch in one transaction; returns the messages it posted (when `announce`) and the
+/// highest message id and change seq it wrote.
 fn run_group(
     conn: &Connection,
     cache: &RefCell<WriterCache>,
+    tracker: &Tracker,
     batch: &mut [Box<dyn WriteJob>],
     announce: bool,
-) -> Result<Vec<Message>, String> {
+) -> Result<(Vec<Message>, Watermarks), String> {
     let store_seqs = || {
         cache
             .borrow_mut()
@@ -466,7 +500,8 @@ fn run_group(
     exec(conn, "BEGIN IMMEDIATE").map_err(|e| format!("BEGIN failed: {e}"))?;
     let tx = WriteTx {
         conn,
-        fts: RefCell::new(Vec::new()),
+        written: Cell::new(Watermarks::default()),
+        tracker,
         cache,
         posted: announce.then(|| RefCell::new(Vec::new())),
     };
@@ -503,10 +538,12 @@ fn run_group(
         exec(conn, "RELEASE request").map_err(|e| format!("RELEASE failed: {e}"))?;
     }
     store_seqs()?;
-    search::apply(conn, &tx.fts.borrow())
-        .map_err(|e| format!("updating the search index failed: {e}"))?;
     exec(conn, "COMMIT").map_err(|e| format!("COMMIT failed: {e}"))?;
-    Ok(tx.posted.map(RefCell::into_inner).unwrap_or_default())
+    let written = tx.written.get();
+    Ok((
+        tx.posted.map(RefCell::into_inner).unwrap_or_default(),
+        written,
+    ))
 }
 
 #[cfg(test)]
@@ -515,13 +552,17 @@ mod tests {
     use crate::error::Fail;
     use std::time::Duration;
 
+    fn tracker() -> Arc<Tracker> {
+        Arc::new(Tracker::new(Watermarks::default(), Watermarks::default()))
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_request_rolls_back_alone_in_its_group() {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
             .unwrap();
-        let writer = Writer::start(conn, 64, 64).unwrap();
+        let writer = Writer::start(conn, 64, 64, tracker()).unwrap();
         // Hold the writer busy so the next three requests queue up and share one group.
         let busy = {
             let w = writer.clone();
@@ -578,7 +619,7 @@ mod tests {
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
             .unwrap();
-        let writer = Writer::start(conn, 64, 64).unwrap();
+        let writer = Writer::start(conn, 64, 64, tracker()).unwrap();
         let hold = || {
             let w = writer.clone();
             tokio::spawn(async move {

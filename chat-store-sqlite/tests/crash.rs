@@ -2,12 +2,16 @@
 //! variable) posts as fast as it can and prints every acknowledged post; the parent kills it
 //! with SIGKILL mid-flight, reopens the file and checks that every acknowledged post is there,
 //! seqs are contiguous from 1, nothing is duplicated, and SQLite's integrity check passes.
+//! The search index (its own file, written by the indexer thread beside the writer) is checked
+//! as the kill left it (consistent: no entry above its watermark, FTS integrity) and after the
+//! reopened store caught up (every message indexed, acknowledged posts found by search).
 //! Several rounds, each continuing the same room.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chat_core::{
-    HistoryPage, MessageStore, NewMessage, NewRoom, NewUser, RoomStore, Seq, Timestamp, UserStore,
+    HistoryPage, MessageStore, NewMessage, NewRoom, NewUser, RoomStore, SearchQuery, Seq,
+    Timestamp, UserStore,
 };
 use chat_store_sqlite::SqliteStore;
 use std::collections::{HashMap, HashSet};
@@ -138,7 +142,36 @@ fn run_child(path: &std::path::Path, run_for: Duration) -> Vec<(i64, String)> {
     std::mem::take(&mut *acks.lock().unwrap())
 }
 
+/// Checks the search file: FTS integrity, no entry above the `messages` watermark; returns the
+/// watermark and the number of entries.
+fn check_search_file(db: &std::path::Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(SqliteStore::search_index_path(db)).unwrap();
+    conn.execute(
+        "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 0)",
+        [],
+    )
+    .unwrap();
+    let upto: i64 = conn
+        .query_row("SELECT messages_upto FROM search_state", [], |r| r.get(0))
+        .unwrap();
+    let above: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM messages_fts WHERE rowid > ?1",
+            [upto],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(above, 0, "entries above the watermark {upto}");
+    let entries: i64 = conn
+        .query_row("SELECT count(*) FROM messages_fts", [], |r| r.get(0))
+        .unwrap();
+    (upto, entries)
+}
+
 fn verify(path: &std::path::Path, acknowledged: &HashMap<String, i64>) -> i64 {
+    // As the kill left it (the first round has no index yet beyond the setup).
+    let (upto, _) = check_search_file(path);
+    println!("search index as killed: messages up to id {upto}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let last = rt.block_on(async {
         let store = SqliteStore::open(path).await.unwrap();
@@ -171,6 +204,35 @@ fn verify(path: &std::path::Path, acknowledged: &HashMap<String, i64>) -> i64 {
                 "acknowledged post {cid} at seq {seq} is missing"
             );
         }
+        // Search waits for the indexer to catch up with everything committed.
+        let search = |text: String| {
+            let store = store.clone();
+            async move {
+                store
+                    .search(SearchQuery {
+                        room: room.id,
+                        text,
+                        before: None,
+                        limit: usize::MAX,
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            search("crash".into()).await.len() as i64,
+            n,
+            "every message is found"
+        );
+        let mut sample: Vec<_> = acknowledged.iter().collect();
+        sample.sort();
+        for (cid, seq) in sample.iter().step_by((sample.len() / 25).max(1)) {
+            let found = search(cid.replace('-', " ")).await;
+            assert!(
+                found.iter().any(|m| m.seq.0 == **seq),
+                "acknowledged post {cid} at seq {seq} is not found by search"
+            );
+        }
         store.close().await.unwrap();
         n
     });
@@ -179,11 +241,12 @@ fn verify(path: &std::path::Path, acknowledged: &HashMap<String, i64>) -> i64 {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
-    conn.execute(
-        "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 0)",
-        [],
-    )
-    .unwrap();
+    let max_id: i64 = conn
+        .query_row("SELECT max(id) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    // A clean close leaves the index caught up.
+    assert_eq!(check_search_file(path), (max_id, last));
     last
 }
 

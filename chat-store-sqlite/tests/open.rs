@@ -263,8 +263,13 @@ async fn the_search_index_follows_edits_deletes_and_room_deletion() {
     store.delete_room(rooms[0].id).await.unwrap();
     store.close().await.unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "ATTACH DATABASE ?1 AS search",
+        [SqliteStore::search_index_path(&path).to_str().unwrap()],
+    )
+    .unwrap();
     let indexed: Vec<i64> = conn
-        .prepare("SELECT rowid FROM messages_fts ORDER BY rowid")
+        .prepare("SELECT rowid FROM search.messages_fts ORDER BY rowid")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
@@ -280,7 +285,7 @@ async fn the_search_index_follows_edits_deletes_and_room_deletion() {
     assert_eq!(live.len(), 4, "one room gone, one message deleted");
     assert_eq!(indexed, live, "exactly the live messages are indexed");
     conn.execute(
-        "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 0)",
+        "INSERT INTO search.messages_fts (messages_fts, rank) VALUES ('integrity-check', 0)",
         [],
     )
     .unwrap();
