@@ -2,6 +2,11 @@
 //! file (`PRAGMA wal_checkpoint(PASSIVE)`) every few milliseconds. A checkpoint ends with
 //! fsyncs; done by the writer at commit (SQLite's default) it would stall every write queued
 //! behind it, done here it runs beside the writer on another core and keeps the WAL short.
+//!
+//! Short checkpoints still disturb the writer (its WAL writes wait behind the fsync's journal
+//! commit), and a checkpoint's cost grows with the WAL it copies: at 20k posts/s, every 2 s
+//! gave the chat server a p99 of ~95 ms, every 100 ms 10-13 ms (p99.9 17-22 ms), every 10-30
+//! ms ~9.3 ms (p99.9 12-15 ms). Hence the default of 25 ms.
 
 use crate::error::SqliteError;
 use rusqlite::Connection;

@@ -174,7 +174,8 @@ pub struct SqliteOptions {
     pub mmap_size: i64,
     /// Prepared statements cached per connection.
     pub statement_cache: usize,
-    /// How often the WAL is checkpointed into the main file.
+    /// How often the WAL is checkpointed into the main file (often: small checkpoints stall
+    /// the writer least, see the `checkpointer` module).
     pub checkpoint_interval: Duration,
     /// Most messages (and most edits and deletions) the indexer puts in the search index in
     /// one transaction.
@@ -196,7 +197,7 @@ impl Default for SqliteOptions {
             cache_size_kib: 32 * 1024,
             mmap_size: 256 * 1024 * 1024,
             statement_cache: 64,
-            checkpoint_interval: Duration::from_millis(100),
+            checkpoint_interval: Duration::from_millis(25),
             index_batch: 2_048,
             index_linger: Duration::from_millis(10),
         }
