@@ -75,10 +75,7 @@ fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
         }
         return Err(StoreError::NotFound(Entity::Room).into());
     };
-    let member: bool = conn
-        .prepare_cached(sql::MEMBER_EXISTS)?
-        .query_row(params![new.room.0, new.author.0], |r| r.get(0))?;
-    if !member {
+    if !conn.is_member(new.room, new.author)? {
         return Err(StoreError::NotMember.into());
     }
     let inserted = conn.prepare_cached(sql::MESSAGE_INSERT)?.execute(params![

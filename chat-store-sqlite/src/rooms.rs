@@ -155,6 +155,7 @@ impl RoomStore for SqliteStore {
 
     async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
         self.write(move |conn| {
+            conn.forget_member(room, user);
             let removed = conn
                 .prepare_cached(sql::MEMBER_DELETE)?
                 .execute(params![room.0, user.0])?;

@@ -40,7 +40,7 @@ use crate::sql;
 use chat_core::{Message, PostListener, RoomId, StoreError, StoreResult, UserId};
 use rusqlite::{Connection, OptionalExtension};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
@@ -67,6 +67,9 @@ pub(crate) struct WriterCache {
     rooms: HashMap<i64, RoomSeq>,
     /// Usernames by user id (usernames never change and users are never deleted).
     usernames: HashMap<i64, String>,
+    /// Memberships (room, user) known to exist: every post checks one. Only the writer
+    /// changes memberships; removing one (or its room) drops it here.
+    members: HashSet<(i64, i64)>,
 }
 
 impl WriterCache {
@@ -74,6 +77,7 @@ impl WriterCache {
     fn clear(&mut self) {
         self.rooms.clear();
         self.usernames.clear();
+        self.members.clear();
     }
 
     /// Keeps the memory bounded: once committed, every entry can be reloaded from the file.
@@ -83,6 +87,9 @@ impl WriterCache {
         }
         if self.usernames.len() > CACHE_LIMIT {
             self.usernames = HashMap::new();
+        }
+        if self.members.len() > CACHE_LIMIT {
+            self.members = HashSet::new();
         }
     }
 
@@ -204,8 +211,33 @@ impl WriteTx<'_> {
         Ok(name)
     }
 
-    /// Forgets a room's counter (the room is being deleted).
+    /// Whether `user` is a member of `room`.
+    pub(crate) fn is_member(&self, room: RoomId, user: UserId) -> DbResult<bool> {
+        let key = (room.0, user.0);
+        if self.cache.borrow().members.contains(&key) {
+            return Ok(true);
+        }
+        let member: bool = self
+            .conn
+            .prepare_cached(sql::MEMBER_EXISTS)?
+            .query_row([room.0, user.0], |r| r.get(0))?;
+        if member {
+            self.cache.borrow_mut().members.insert(key);
+        }
+        Ok(member)
+    }
+
+    /// Forgets a membership (it is being removed).
+    pub(crate) fn forget_member(&self, room: RoomId, user: UserId) {
+        self.cache.borrow_mut().members.remove(&(room.0, user.0));
+    }
+
+    /// Forgets a room's counter and memberships (the room is being deleted).
     pub(crate) fn forget_room(&self, room: RoomId) {
+        self.cache
+            .borrow_mut()
+            .members
+            .retain(|(r, _)| *r != room.0);
         self.cache.borrow_mut().rooms.remove(&room.0);
     }
 }
