@@ -174,6 +174,11 @@ pub(crate) const INDEX_STATE_SET: &str =
     "UPDATE search_state SET messages_upto = ?1, changes_upto = ?2 WHERE id = 1";
 pub(crate) const FTS_INSERT: &str = "INSERT INTO messages_fts (rowid, words) VALUES (?1, ?2)";
 pub(crate) const FTS_DELETE: &str = "DELETE FROM messages_fts WHERE rowid = ?1";
+/// One step of FTS5's incremental merge: writes about `-?1` pages of merged segments,
+/// considering every level with two or more segments (a negative count works towards what
+/// 'optimize' gives). Less than 2 changes means there was nothing left to merge.
+pub(crate) const FTS_MERGE_STEP: &str =
+    "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?1)";
 pub(crate) const FTS_MATCHING: &str = "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1";
 
 // Full-text search, on a read connection with the search file attached as `search`. No
@@ -247,6 +252,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("INDEX_STATE_SET", INDEX_STATE_SET),
     ("FTS_INSERT", FTS_INSERT),
     ("FTS_DELETE", FTS_DELETE),
+    ("FTS_MERGE_STEP", FTS_MERGE_STEP),
     ("FTS_MATCHING", FTS_MATCHING),
     ("SEARCH_SNAPSHOT", SEARCH_SNAPSHOT),
     ("SEARCH_BOUND", SEARCH_BOUND),

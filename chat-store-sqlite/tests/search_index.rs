@@ -475,3 +475,48 @@ async fn a_version_1_database_gets_its_index_moved_out() {
         .unwrap();
     assert_eq!(version, chat_store_sqlite::SCHEMA_VERSION);
 }
+
+/// Segments of the index, read beside the running store.
+fn segments(fx: &Fixture) -> i64 {
+    fx.index()
+        .query_row(
+            "SELECT count(DISTINCT segid) FROM messages_fts_idx",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Every batch adds an index segment; an idle indexer merges them (queries over many
+/// segments are several times slower), and stops once nothing is left to merge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_indexer_merges_the_index_segments() {
+    let fx = Fixture::new();
+    let store = SqliteStore::open(&fx.path).await.unwrap();
+    let ann = user(&store).await;
+    let lobby = room(&store, &ann, "lobby").await;
+    // Searching after each post makes each post a batch, so a segment, of its own.
+    for n in 0..40 {
+        post(
+            &store,
+            &ann,
+            lobby.id,
+            &format!("note number{n} about merging"),
+        )
+        .await;
+        assert_eq!(find(&store, lobby.id, &format!("number{n}")).await.len(), 1);
+    }
+    let mut merged = segments(&fx);
+    for _ in 0..100 {
+        if merged <= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        merged = segments(&fx);
+    }
+    assert_eq!(merged, 1, "the idle indexer merged every segment");
+    assert_eq!(find(&store, lobby.id, "about merging").await.len(), 40);
+    store.close().await.unwrap();
+    let (indexed, live) = indexed_and_live(&fx);
+    assert_eq!(indexed, live, "the merged index holds every message once");
+}
