@@ -55,12 +55,12 @@ impl PostgresStore {
         author: UserId,
         client_id: &str,
     ) -> StoreResult<Option<Message>> {
-        let row = sqlx::query(
-            "SELECT m.id, m.room_id, m.seq, m.author_id, u.username AS author_name, m.body,
-                    m.client_id, m.created_at, m.edited_at, m.deleted
-             FROM messages m JOIN users u ON u.id = m.author_id
-             WHERE m.author_id = $1 AND m.client_id = $2",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            sql::message_columns!(),
+            "FROM messages m JOIN users u ON u.id = m.author_id
+             WHERE m.author_id = $1 AND m.client_id = $2"
+        ))
         .bind(author.0)
         .bind(client_id)
         .fetch_optional(&self.pool)
@@ -77,13 +77,13 @@ impl PostgresStore {
     pub(crate) async fn messages_at(&self, keys: &[(RoomId, Seq)]) -> StoreResult<Vec<Message>> {
         let rooms: Vec<i64> = keys.iter().map(|(r, _)| r.0).collect();
         let seqs: Vec<i64> = keys.iter().map(|(_, s)| s.0).collect();
-        let rows = sqlx::query(
-            "SELECT m.id, m.room_id, m.seq, m.author_id, u.username AS author_name, m.body,
-                    m.client_id, m.created_at, m.edited_at, m.deleted
-             FROM unnest($1::bigint[], $2::bigint[]) AS k(room_id, seq)
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            sql::message_columns!(),
+            "FROM unnest($1::bigint[], $2::bigint[]) AS k(room_id, seq)
              JOIN messages m ON m.room_id = k.room_id AND m.seq = k.seq
-             JOIN users u ON u.id = m.author_id",
-        )
+             JOIN users u ON u.id = m.author_id"
+        ))
         .bind(rooms)
         .bind(seqs)
         .fetch_all(&self.pool)
@@ -181,7 +181,7 @@ impl MessageStore for PostgresStore {
         body: String,
         at: Timestamp,
     ) -> StoreResult<Message> {
-        let row = sqlx::query(
+        let row = sqlx::query(concat!(
             "WITH m AS (
                  UPDATE messages
                  SET body = $3, edited_at = $4, search = array_to_tsvector($5::text[])
@@ -189,10 +189,10 @@ impl MessageStore for PostgresStore {
                  RETURNING id, room_id, seq, author_id, body, client_id, created_at, edited_at,
                            deleted
              )
-             SELECT m.id, m.room_id, m.seq, m.author_id, u.username AS author_name, m.body,
-                    m.client_id, m.created_at, m.edited_at, m.deleted
-             FROM m JOIN users u ON u.id = m.author_id",
-        )
+             SELECT ",
+            sql::message_columns!(),
+            "FROM m JOIN users u ON u.id = m.author_id"
+        ))
         .bind(room.0)
         .bind(seq.0)
         .bind(&body)
@@ -206,7 +206,7 @@ impl MessageStore for PostgresStore {
     }
 
     async fn delete_message(&self, room: RoomId, seq: Seq) -> StoreResult<Message> {
-        let row = sqlx::query(
+        let row = sqlx::query(concat!(
             "WITH m AS (
                  UPDATE messages
                  SET deleted = TRUE, body = '', search = ''::tsvector
@@ -214,10 +214,10 @@ impl MessageStore for PostgresStore {
                  RETURNING id, room_id, seq, author_id, body, client_id, created_at, edited_at,
                            deleted
              )
-             SELECT m.id, m.room_id, m.seq, m.author_id, u.username AS author_name, m.body,
-                    m.client_id, m.created_at, m.edited_at, m.deleted
-             FROM m JOIN users u ON u.id = m.author_id",
-        )
+             SELECT ",
+            sql::message_columns!(),
+            "FROM m JOIN users u ON u.id = m.author_id"
+        ))
         .bind(room.0)
         .bind(seq.0)
         .fetch_optional(&self.pool)
@@ -228,12 +228,12 @@ impl MessageStore for PostgresStore {
     }
 
     async fn message(&self, room: RoomId, seq: Seq) -> StoreResult<Option<Message>> {
-        let row = sqlx::query(
-            "SELECT m.id, m.room_id, m.seq, m.author_id, u.username AS author_name, m.body,
-                    m.client_id, m.created_at, m.edited_at, m.deleted
-             FROM messages m JOIN users u ON u.id = m.author_id
-             WHERE m.room_id = $1 AND m.seq = $2",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            sql::message_columns!(),
+            "FROM messages m JOIN users u ON u.id = m.author_id
+             WHERE m.room_id = $1 AND m.seq = $2"
+        ))
         .bind(room.0)
         .bind(seq.0)
         .fetch_optional(&self.pool)
@@ -249,14 +249,14 @@ impl MessageStore for PostgresStore {
         let limit = sql::limit(page.limit());
         let (rows, descending) = match page {
             HistoryPage::Latest { .. } => (
-                sqlx::query(
-                    "SELECT m.id, m.room_id, m.seq, m.author_id, u.username AS author_name,
-                            m.body, m.client_id, m.created_at, m.edited_at, m.deleted
-                     FROM messages m JOIN users u ON u.id = m.author_id
+                sqlx::query(concat!(
+                    "SELECT ",
+                    sql::message_columns!(),
+                    "FROM messages m JOIN users u ON u.id = m.author_id
                      WHERE m.room_id = $1
                      ORDER BY m.seq DESC
-                     LIMIT $2",
-                )
+                     LIMIT $2"
+                ))
                 .bind(room.0)
                 .bind(limit)
                 .fetch_all(&self.pool)
@@ -264,14 +264,14 @@ impl MessageStore for PostgresStore {
                 true,
             ),
             HistoryPage::Before { seq, .. } => (
-                sqlx::query(
-                    "SELECT m.id, m.room_id, m.seq, m.author_id, u.username AS author_name,
-                            m.body, m.client_id, m.created_at, m.edited_at, m.deleted
-                     FROM messages m JOIN users u ON u.id = m.author_id
+                sqlx::query(concat!(
+                    "SELECT ",
+                    sql::message_columns!(),
+                    "FROM messages m JOIN users u ON u.id = m.author_id
                      WHERE m.room_id = $1 AND m.seq < $2
                      ORDER BY m.seq DESC
-                     LIMIT $3",
-                )
+                     LIMIT $3"
+                ))
                 .bind(room.0)
                 .bind(seq.0)
                 .bind(limit)
@@ -280,14 +280,14 @@ impl MessageStore for PostgresStore {
                 true,
             ),
             HistoryPage::After { seq, .. } => (
-                sqlx::query(
-                    "SELECT m.id, m.room_id, m.seq, m.author_id, u.username AS author_name,
-                            m.body, m.client_id, m.created_at, m.edited_at, m.deleted
-                     FROM messages m JOIN users u ON u.id = m.author_id
+                sqlx::query(concat!(
+                    "SELECT ",
+                    sql::message_columns!(),
+                    "FROM messages m JOIN users u ON u.id = m.author_id
                      WHERE m.room_id = $1 AND m.seq > $2
                      ORDER BY m.seq
-                     LIMIT $3",
-                )
+                     LIMIT $3"
+                ))
                 .bind(room.0)
                 .bind(seq.0)
                 .bind(limit)

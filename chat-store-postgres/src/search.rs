@@ -24,17 +24,17 @@ impl PostgresStore {
         let Some(tsquery) = sql::prefix_tsquery(&query.text) else {
             return Ok(Vec::new());
         };
-        let rows = sqlx::query(
-            "SELECT m.id, m.room_id, m.seq, m.author_id, u.username AS author_name, m.body,
-                    m.client_id, m.created_at, m.edited_at, m.deleted
-             FROM messages m JOIN users u ON u.id = m.author_id
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            sql::message_columns!(),
+            "FROM messages m JOIN users u ON u.id = m.author_id
              WHERE m.room_id = $1
                AND NOT m.deleted
                AND m.search @@ $2::tsquery
                AND ($3::bigint IS NULL OR m.seq < $3)
              ORDER BY m.seq DESC
-             LIMIT $4",
-        )
+             LIMIT $4"
+        ))
         .bind(query.room.0)
         .bind(tsquery)
         .bind(query.before.map(|s| s.0))

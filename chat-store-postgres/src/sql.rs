@@ -1,5 +1,16 @@
 //! Conversions between chat-core values and SQL parameters, shared by the trait impls: the
-//! case-folded key under which names are unique, `LIMIT` values, and search lexemes.
+//! case-folded key under which names are unique, `LIMIT` values, and search lexemes; and the
+//! column list every message query selects.
+
+/// The columns `message_from_row` reads: `m` is a message row, `u` its author. Ends with a
+/// space, so the rest of the statement follows with `concat!`.
+macro_rules! message_columns {
+    () => {
+        "m.id, m.room_id, m.seq, m.author_id, u.username AS author_name, m.body, m.client_id, \
+         m.created_at, m.edited_at, m.deleted "
+    };
+}
+pub(crate) use message_columns;
 
 /// The key under which usernames and room names are unique and ordered: the name lower-cased
 /// by Rust, the same fold as every other store, independent of the database's locale.
