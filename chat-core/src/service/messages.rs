@@ -18,8 +18,9 @@ pub struct HistorySlice {
 impl ChatService {
     /// Posts a message as `actor`, who must be a member of `room`. The message is durable when
     /// this returns; then it is published (by the store itself, in commit order, when it
-    /// announces posts; see [`PostListener`](crate::PostListener)). With a `client_id` the author has used before, the
-    /// original message comes back (`duplicate = true`) and nothing is written or published.
+    /// announces posts; see [`PostListener`](crate::PostListener)). With a `client_id` the
+    /// author has used before, the original message comes back (`duplicate = true`) and
+    /// nothing is written or published.
     pub async fn post(
         &self,
         actor: &User,
