@@ -76,6 +76,10 @@ struct Args {
     /// Handshakes in flight at once.
     #[arg(long, default_value_t = 64)]
     connect_concurrency: usize,
+    /// Read buffer of each connection, bytes (tungstenite zero-fills its free part before every
+    /// read, so a large one costs CPU on every read).
+    #[arg(long, default_value_t = 8 * 1024)]
+    read_buffer: usize,
     /// Hold this many idle authenticated connections instead of sending.
     #[arg(long)]
     connections_only: Option<usize>,
@@ -195,6 +199,7 @@ async fn run_async(args: Args, addr: SocketAddr) -> Result<bool, BoxError> {
         knee_p99_ms: args.knee_p99_ms,
         ramp_patience: args.ramp_patience,
         connect_concurrency: args.connect_concurrency,
+        read_buffer: args.read_buffer,
         label: args.label,
         server_pid: args.server_pid,
     })
