@@ -49,7 +49,7 @@ pub use ids::{MessageId, RoomId, Seq, UserId};
 pub use message::{HistoryPage, Message, NewMessage, Posted, SearchQuery};
 pub use presence::PresenceTracker;
 pub use room::{ChatRoom, Member, NewRoom, RoomQuery};
-pub use service::{ChatService, HistorySlice, PresenceGuard};
+pub use service::{ChatService, HistorySlice, PostRequest, PresenceGuard};
 pub use session::{Session, SessionToken, TokenHash};
 pub use store::{MessageStore, PostListener, RoomStore, SessionStore, Store, UserStore};
 pub use timestamp::Timestamp;

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub connections_total: AtomicU64,
     /// Messages committed through this server (idempotent re-sends not counted).
     pub messages_posted: AtomicU64,
+    /// `send` frames posted together with others that arrived with them (one store call for
+    /// the run; see `Connection::on_texts`). High under load, zero when idle.
+    pub sends_batched: AtomicU64,
     /// Server-to-client frames: room frames when written to the socket, the others when
     /// queued for it.
     pub deliveries: AtomicU64,
@@ -90,6 +93,12 @@ impl Metrics {
             "counter",
             "Messages committed through this server.",
             get(&self.messages_posted),
+        );
+        line(
+            "chat_ws_sends_batched_total",
+            "counter",
+            "Send frames posted in one store call with others that arrived with them.",
+            get(&self.sends_batched),
         );
         line(
             "chat_ws_deliveries_total",

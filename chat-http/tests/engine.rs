@@ -621,3 +621,78 @@ async fn room_frames_follow_joined_and_stop_at_left() {
     assert_eq!(joined, joins);
     assert!(seen > 0, "some messages arrived while joined");
 }
+
+#[tokio::test]
+async fn sends_that_arrive_together_are_posted_together_and_answered_in_order() {
+    let chat = chat(HttpConfig::default());
+    let ann = user(&chat, "ann").await;
+    chat.service()
+        .create_room(&ann, "general", "")
+        .await
+        .unwrap();
+    let mut a = Client::connect(&chat, &ann).await;
+    a.join("general").await;
+    // Queued before the engine runs again (a current-thread runtime): it finds them all ready.
+    let send = |body: &str, client_id: &str| json!({"type":"send","room":"general","body":body,"client_id":client_id});
+    a.send(send("one", "c1"));
+    a.send(send("two", "c2"));
+    a.send(send("", "c-empty"));
+    a.send(json!({"type":"send","room":"nowhere","body":"x","client_id":"c-lost"}));
+    a.raw(WsIn::Text(Bytes::from_static(b"{not json")));
+    a.send(send("three", "c3"));
+    a.send(json!({"type":"ping"}));
+    a.send(send("four", "c4"));
+    a.send(send("one again", "c1"));
+    let mut answers = Vec::new();
+    while answers.len() < 9 {
+        let f = a.next().await;
+        if f["type"] != "message" {
+            answers.push(f);
+        }
+    }
+    let brief: Vec<(String, Value, Value)> = answers
+        .iter()
+        .map(|f| {
+            let kind = f["type"].as_str().unwrap().to_owned();
+            let what = if kind == "error" {
+                f["code"].clone()
+            } else {
+                f["seq"].clone()
+            };
+            (kind, what, f["client_id"].clone())
+        })
+        .collect();
+    let expect = |kind: &str, what: Value, client_id: Value| (kind.to_owned(), what, client_id);
+    assert_eq!(
+        brief,
+        [
+            expect("ack", json!(1), json!("c1")),
+            expect("ack", json!(2), json!("c2")),
+            expect("error", json!("invalid_body"), json!("c-empty")),
+            expect("error", json!("unknown_room"), json!("c-lost")),
+            expect("error", json!("invalid_json"), Value::Null),
+            expect("ack", json!(3), json!("c3")),
+            expect("pong", Value::Null, Value::Null),
+            expect("ack", json!(4), json!("c4")),
+            expect("ack", json!(1), json!("c1")),
+        ],
+        "{answers:#?}"
+    );
+    assert_eq!(answers[8]["duplicate"], true);
+    // The runs [one, two, empty, nowhere] and [four, one again] went as batches; "three"
+    // stood alone between the bad frame and the ping.
+    assert_eq!(chat.metrics().sends_batched.load(Ordering::Relaxed), 6);
+    assert_eq!(chat.metrics().messages_posted.load(Ordering::Relaxed), 4);
+    // Everyone sees the posts in order.
+    let history = chat
+        .service()
+        .history(
+            &ann,
+            chat_core::RoomId(1),
+            chat_core::HistoryPage::Latest { limit: 10 },
+        )
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = history.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["one", "two", "three", "four"]);
+}

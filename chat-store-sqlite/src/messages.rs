@@ -128,6 +128,34 @@ impl MessageStore for SqliteStore {
         self.write_single(move |conn| post(conn, message)).await
     }
 
+    async fn post_messages(&self, messages: Vec<NewMessage>) -> Vec<StoreResult<Posted>> {
+        // One job for all of them: one round trip to the writer, and the posts stay together
+        // and in order in one group commit. Each post is its own single-row INSERT and writes
+        // nothing when it fails, so the job itself never fails and needs no savepoint.
+        let count = messages.len();
+        let posted = self
+            .write_single(move |conn| {
+                Ok(messages
+                    .into_iter()
+                    .map(|message| post(conn, message).map_err(StoreError::from))
+                    .collect::<Vec<_>>())
+            })
+            .await;
+        match posted {
+            Ok(results) => results,
+            // The group transaction failed: none of them was written.
+            Err(e) => {
+                let why = e.to_string();
+                (0..count)
+                    .map(|_| match e {
+                        StoreError::Closed => Err(StoreError::Closed),
+                        _ => Err(StoreError::backend(std::io::Error::other(why.clone()))),
+                    })
+                    .collect()
+            }
+        }
+    }
+
     fn announce_posts(&self, listener: Arc<dyn PostListener>) -> bool {
         self.inner_writer().announce_posts(listener)
     }

@@ -3,8 +3,19 @@
 use super::ChatService;
 use crate::{
     ChatError, ChatResult, Entity, HistoryPage, Message, NewMessage, Posted, RoomEvent, RoomId,
-    SearchQuery, Seq, User, validation,
+    SearchQuery, Seq, StoreError, User, validation,
 };
+
+/// One message to post with [`ChatService::post_many`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostRequest<'a> {
+    /// The room to post in.
+    pub room: RoomId,
+    /// The body, validated as by [`ChatService::post`].
+    pub body: &'a str,
+    /// The client's idempotency key, if any.
+    pub client_id: Option<&'a str>,
+}
 
 /// A page of history with whether more lies beyond it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +62,77 @@ impl ChatService {
             self.publish(room, event).await;
         }
         Ok(posted)
+    }
+
+    /// Posts several messages as `actor`, each exactly as [`post`](Self::post) would, in the
+    /// order given, with one store call ([`MessageStore::post_messages`]): one result per
+    /// request, in that order, each succeeding or failing on its own. Messages of one room get
+    /// increasing seqs in request order.
+    ///
+    /// [`MessageStore::post_messages`]: crate::MessageStore::post_messages
+    pub async fn post_many(
+        &self,
+        actor: &User,
+        requests: &[PostRequest<'_>],
+    ) -> Vec<ChatResult<Posted>> {
+        let limits = &self.config().limits;
+        let now = self.clock().now();
+        // `None`: valid, its answer comes from the store (in order).
+        let mut refused: Vec<Option<ChatError>> = Vec::with_capacity(requests.len());
+        let mut valid = Vec::with_capacity(requests.len());
+        for request in requests {
+            let checked = validation::body(limits, request.body).and_then(|body| {
+                if let Some(id) = request.client_id {
+                    validation::client_id(limits, id)?;
+                }
+                Ok(body)
+            });
+            match checked {
+                Ok(body) => {
+                    valid.push(NewMessage {
+                        room: request.room,
+                        author: actor.id,
+                        body: body.to_owned(),
+                        client_id: request.client_id.map(str::to_owned),
+                        created_at: now,
+                    });
+                    refused.push(None);
+                }
+                Err(e) => refused.push(Some(e.into())),
+            }
+        }
+        let mut stored = if valid.is_empty() {
+            Vec::new()
+        } else {
+            self.store().post_messages(valid).await
+        }
+        .into_iter();
+        let publish = !self.store_publishes_posts();
+        let mut results = Vec::with_capacity(requests.len());
+        for refusal in refused {
+            let result = match refusal {
+                Some(e) => Err(e),
+                None => match stored.next() {
+                    Some(Ok(posted)) => {
+                        if publish && !posted.duplicate {
+                            let room = posted.message.room;
+                            let event = RoomEvent::MessagePosted {
+                                message: posted.message.clone(),
+                            };
+                            self.publish(room, event).await;
+                        }
+                        Ok(posted)
+                    }
+                    Some(Err(e)) => Err(e.into()),
+                    None => Err(StoreError::backend(std::io::Error::other(
+                        "the store answered fewer posts than it was given",
+                    ))
+                    .into()),
+                },
+            };
+            results.push(result);
+        }
+        results
     }
 
     /// Replaces the body of one of `actor`'s own messages.

@@ -11,7 +11,7 @@ mod messages;
 mod rooms;
 
 pub use live::PresenceGuard;
-pub use messages::HistorySlice;
+pub use messages::{HistorySlice, PostRequest};
 
 use crate::broker::Broker;
 use crate::{

@@ -21,6 +21,20 @@ pub trait MessageStore: Send + Sync + 'static {
     /// is not a repeat).
     async fn post_message(&self, message: NewMessage) -> StoreResult<Posted>;
 
+    /// Posts several messages, each exactly as [`post_message`](Self::post_message) would, in
+    /// the order given: one result per message, in that order; each succeeds or fails on its
+    /// own; messages of one room get increasing seqs in that order. A connection that has
+    /// several `send` frames waiting posts them with one call, so a store with a group-commit
+    /// writer takes them in one round trip instead of one round trip each. The default posts
+    /// them one after another.
+    async fn post_messages(&self, messages: Vec<NewMessage>) -> Vec<StoreResult<Posted>> {
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            results.push(self.post_message(message).await);
+        }
+        results
+    }
+
     /// Replaces the body of a message that is not deleted. `NotFound(Message)` otherwise.
     async fn edit_message(
         &self,

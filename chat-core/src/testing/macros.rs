@@ -32,6 +32,7 @@ macro_rules! conformance_tests {
             messages::authors_edit_their_own_messages,
             messages::deletes_are_soft_and_keep_seq,
             messages::posting_requires_membership,
+            messages::batched_posts_keep_order_and_fail_alone,
             messages::invalid_message_input_is_rejected,
             history::empty_room_has_empty_pages,
             history::latest_before_and_after_pages,

@@ -2,7 +2,8 @@
 
 use super::Harness;
 use crate::{
-    ChatError, Clock, Entity, HistoryPage, NewMessage, Seq, Store, StoreError, ValidationError,
+    ChatError, Clock, Entity, HistoryPage, NewMessage, PostRequest, Seq, Store, StoreError,
+    ValidationError,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -376,6 +377,108 @@ pub async fn posting_requires_membership(store: Arc<dyn Store>) {
         Seq(1),
         "only the member's post was written"
     );
+}
+
+/// Checks that a batch of posts (`post_many` / `post_messages`) is posted in order, each post
+/// succeeding or failing on its own: refusals, a repeated client id and an unknown room in the
+/// middle change nothing for the others.
+pub async fn batched_posts_keep_order_and_fail_alone(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let ann = h.user("ann").await;
+    let bob = h.user("bob").await;
+    let a = h.room(&ann, "room-a").await;
+    let b = h.room(&ann, "room-b").await;
+    let bobs = h.room(&bob, "bobs-room").await;
+    let before = h
+        .service
+        .post(&ann, a.id, "before", Some("k0"))
+        .await
+        .unwrap();
+    let post = |room, body, client_id| PostRequest {
+        room,
+        body,
+        client_id,
+    };
+    let requests = [
+        post(a.id, "a1", Some("k1")),
+        post(b.id, "b1", None),
+        post(a.id, "", None),                     // invalid body
+        post(bobs.id, "not mine", None),          // not a member
+        post(a.id, "a1 again", Some("k1")),       // repeats k1 of this very batch
+        post(crate::RoomId(i64::MAX), "x", None), // no such room
+        post(a.id, "a2", Some("k0")),             // repeats an earlier post
+        post(a.id, "a3", None),
+        post(b.id, "b2", Some("k2")),
+    ];
+    let results = h.service.post_many(&ann, &requests).await;
+    assert_eq!(results.len(), requests.len());
+    let seq = |i: usize| match &results[i] {
+        Ok(p) => (p.message.room, p.message.seq, p.duplicate),
+        Err(e) => panic!("request {i} failed: {e:?}"),
+    };
+    assert_eq!(seq(0), (a.id, Seq(2), false));
+    assert_eq!(seq(1), (b.id, Seq(1), false));
+    assert!(
+        matches!(&results[2], Err(e) if e.code() == "invalid_body"),
+        "{:?}",
+        results[2]
+    );
+    assert!(
+        matches!(&results[3], Err(ChatError::NotMember)),
+        "{:?}",
+        results[3]
+    );
+    assert_eq!(seq(4), (a.id, Seq(2), true), "a repeat within the batch");
+    assert_eq!(results[4].as_ref().unwrap().message.body, "a1");
+    assert!(
+        matches!(&results[5], Err(ChatError::NotFound(Entity::Room))),
+        "{:?}",
+        results[5]
+    );
+    assert_eq!(seq(6), (a.id, before.message.seq, true));
+    assert_eq!(seq(7), (a.id, Seq(3), false));
+    assert_eq!(seq(8), (b.id, Seq(2), false));
+    let bodies = |room| {
+        let h = &h;
+        async move {
+            h.store
+                .history(room, HistoryPage::Latest { limit: 50 })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.body)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(bodies(a.id).await, ["before", "a1", "a3"]);
+    assert_eq!(bodies(b.id).await, ["b1", "b2"]);
+    assert!(bodies(bobs.id).await.is_empty());
+    // The store call itself: one result per message, in order.
+    let direct = |room, body: &str| NewMessage {
+        room,
+        author: ann.id,
+        body: body.into(),
+        client_id: None,
+        created_at: h.clock.now(),
+    };
+    let stored = h
+        .store
+        .post_messages(vec![
+            direct(b.id, "b3"),
+            direct(bobs.id, "no"),
+            direct(b.id, "b4"),
+        ])
+        .await;
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0].as_ref().unwrap().message.seq, Seq(3));
+    assert!(
+        matches!(stored[1], Err(StoreError::NotMember)),
+        "{:?}",
+        stored[1]
+    );
+    assert_eq!(stored[2].as_ref().unwrap().message.seq, Seq(4));
+    assert!(h.store.post_messages(Vec::new()).await.is_empty());
+    assert!(h.service.post_many(&ann, &[]).await.is_empty());
 }
 
 /// Checks that invalid message input is rejected.

@@ -12,7 +12,10 @@ use crate::ChatHttp;
 use crate::error::public_message;
 use crate::views::{MessageView, UserView};
 use bytes::Bytes;
-use chat_core::{ChatError, ChatRoom, ChatService, HistoryPage, PresenceGuard, RoomId, Seq, User};
+use chat_core::{
+    ChatError, ChatRoom, ChatService, HistoryPage, PostRequest, Posted, PresenceGuard, RoomId, Seq,
+    User,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -59,6 +62,14 @@ impl From<ChatError> for FrameError {
             message: public_message(&e),
         }
     }
+}
+
+/// A `send` frame waiting to be posted with the others that arrived with it.
+struct PendingSend {
+    text: Bytes,
+    room: String,
+    body: String,
+    client_id: Option<String>,
 }
 
 /// A room this connection has joined.
@@ -144,6 +155,49 @@ impl Connection {
 
     /// Handles one text frame.
     pub(crate) async fn on_text(&mut self, text: Bytes) {
+        match self.accept(&text) {
+            Ok(frame) => self.dispatch(frame, &text).await,
+            Err((e, raw)) => self.refuse(&e, raw.then_some(&text[..])).await,
+        }
+    }
+
+    /// Handles text frames that arrived together, in order. Runs of `send` frames are posted
+    /// with one store call ([`ChatService::post_many`]): a client that sends faster than one
+    /// store round trip per message is not held to one round trip per message. Each frame
+    /// still gets its own answer, in order.
+    pub(crate) async fn on_texts(&mut self, texts: Vec<Bytes>) {
+        let mut sends: Vec<PendingSend> = Vec::new();
+        for text in texts {
+            if self.out.close_signal().is_closed() {
+                // An abuse limit closed the connection: the rest is not handled.
+                break;
+            }
+            match self.accept(&text) {
+                Ok(ClientFrame::Send {
+                    room,
+                    body,
+                    client_id,
+                }) => sends.push(PendingSend {
+                    text,
+                    room,
+                    body,
+                    client_id,
+                }),
+                Ok(frame) => {
+                    self.send_all(std::mem::take(&mut sends)).await;
+                    self.dispatch(frame, &text).await;
+                }
+                Err((e, raw)) => {
+                    self.send_all(std::mem::take(&mut sends)).await;
+                    self.refuse(&e, raw.then_some(&text[..])).await;
+                }
+            }
+        }
+        self.send_all(sends).await;
+    }
+
+    /// Counts a text frame and parses it; on refusal, the error and whether to quote the frame.
+    fn accept(&self, text: &[u8]) -> Result<ClientFrame, (FrameError, bool)> {
         self.chat
             .metrics()
             .frames_received
@@ -154,16 +208,13 @@ impl Connection {
                 "frame_too_large",
                 format!("frame of {} bytes exceeds the limit of {max}", text.len()),
             );
-            self.refuse(&e, None).await;
-            return;
+            return Err((e, false));
         }
-        let frame = match frames::parse(&text) {
-            Ok(frame) => frame,
-            Err(e) => {
-                self.refuse(&e, Some(&text)).await;
-                return;
-            }
-        };
+        frames::parse(text).map_err(|e| (e, true))
+    }
+
+    /// Handles a parsed frame; a refusal names its room and client id.
+    async fn dispatch(&mut self, frame: ClientFrame, text: &[u8]) {
         let (room, client_id) = match &frame {
             ClientFrame::Send {
                 room, client_id, ..
@@ -177,8 +228,73 @@ impl Connection {
             ClientFrame::Ping {} => (None, None),
         };
         if let Err(e) = self.handle(frame).await {
-            self.refuse_in(&e, Some(&text), room.as_deref(), client_id.as_deref())
+            self.refuse_in(&e, Some(text), room.as_deref(), client_id.as_deref())
                 .await;
+        }
+    }
+
+    /// Posts a run of `send` frames with one store call and answers each, in order.
+    async fn send_all(&mut self, sends: Vec<PendingSend>) {
+        if sends.len() <= 1 {
+            for send in sends {
+                let frame = ClientFrame::Send {
+                    room: send.room,
+                    body: send.body,
+                    client_id: send.client_id,
+                };
+                self.dispatch(frame, &send.text).await;
+            }
+            return;
+        }
+        self.chat
+            .metrics()
+            .sends_batched
+            .fetch_add(sends.len() as u64, Ordering::Relaxed);
+        // Rate limit and room first, per frame; what passes is posted in one call.
+        let mut rooms: Vec<Result<Arc<ChatRoom>, FrameError>> = Vec::with_capacity(sends.len());
+        for send in &sends {
+            let room = match self.check_rate() {
+                Ok(()) => self.resolve(&send.room).await,
+                Err(e) => Err(e),
+            };
+            rooms.push(room);
+        }
+        let requests: Vec<PostRequest<'_>> = sends
+            .iter()
+            .zip(&rooms)
+            .filter_map(|(send, room)| {
+                let room = room.as_ref().ok()?;
+                Some(PostRequest {
+                    room: room.id,
+                    body: &send.body,
+                    client_id: send.client_id.as_deref(),
+                })
+            })
+            .collect();
+        let mut posted = self
+            .service()
+            .post_many(&self.user, &requests)
+            .await
+            .into_iter();
+        drop(requests);
+        for (send, room) in sends.iter().zip(rooms) {
+            let result = room.and_then(|room| match posted.next() {
+                Some(Ok(p)) => Ok((room, p)),
+                Some(Err(e)) => Err(e.into()),
+                None => Err(FrameError::new("internal", "the post was not answered")),
+            });
+            match result {
+                Ok((room, p)) => self.acknowledge(&room, send.client_id.as_deref(), &p).await,
+                Err(e) => {
+                    self.refuse_in(
+                        &e,
+                        Some(&send.text),
+                        Some(&send.room),
+                        send.client_id.as_deref(),
+                    )
+                    .await;
+                }
+            }
         }
     }
 
@@ -343,6 +459,12 @@ impl Connection {
             .service()
             .post(&self.user, room.id, body, client_id)
             .await?;
+        self.acknowledge(&room, client_id, &posted).await;
+        Ok(())
+    }
+
+    /// Counts a post and sends its `ack`.
+    async fn acknowledge(&self, room: &ChatRoom, client_id: Option<&str>, posted: &Posted) {
         if !posted.duplicate {
             self.chat
                 .metrics()
@@ -357,7 +479,6 @@ impl Connection {
             duplicate: posted.duplicate,
         })
         .await;
-        Ok(())
     }
 
     async fn typing(&mut self, name: &str) -> Result<(), FrameError> {

@@ -14,7 +14,7 @@ use super::writer::Writer;
 use crate::ChatHttp;
 use bytes::Bytes;
 use chat_core::User;
-use futures::{Sink, Stream, StreamExt};
+use futures::{FutureExt, Sink, Stream, StreamExt};
 use std::fmt::Display;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -23,6 +23,9 @@ use tokio::time::Instant;
 
 /// How long closing may take (queued frames, close frame, flush) before the socket is dropped.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Most text frames handled together (see [`Connection::on_texts`]).
+pub const READ_BATCH: usize = 32;
 
 /// What a transport delivers to the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,13 +61,14 @@ pub enum WsOut {
 }
 
 /// Runs one connection of `user` until it closes. See [`ChatHttp::serve_socket`].
-pub(crate) async fn run<Si, St, E>(chat: ChatHttp, user: User, sink: Si, mut stream: St)
+pub(crate) async fn run<Si, St, E>(chat: ChatHttp, user: User, sink: Si, stream: St)
 where
     Si: Sink<WsOut> + Send + Unpin + 'static,
     Si::Error: Display,
     St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
     E: Display,
 {
+    let mut stream = stream.peekable();
     let metrics = chat.metrics_arc();
     metrics.connections_open.fetch_add(1, Ordering::Relaxed);
     metrics.connections_total.fetch_add(1, Ordering::Relaxed);
@@ -120,7 +124,26 @@ where
                     None => break,
                     // Boxed: the handler's state is large and only alive while a frame is handled, so
                     // idle connections do not carry it.
-                    Some(Ok(WsIn::Text(text))) => Box::pin(conn.on_text(text)).await,
+                    Some(Ok(WsIn::Text(text))) => {
+                        // Text frames that are already here are handled with this one, so a
+                        // run of `send` frames is posted in one store round trip.
+                        let mut texts = Vec::new();
+                        while texts.len() + 1 < READ_BATCH {
+                            let ready = std::pin::Pin::new(&mut stream)
+                                .next_if(|item| matches!(item, Ok(WsIn::Text(_))))
+                                .now_or_never();
+                            match ready {
+                                Some(Some(Ok(WsIn::Text(more)))) => texts.push(more),
+                                _ => break,
+                            }
+                        }
+                        if texts.is_empty() {
+                            Box::pin(conn.on_text(text)).await;
+                        } else {
+                            texts.insert(0, text);
+                            Box::pin(conn.on_texts(texts)).await;
+                        }
+                    }
                     Some(Ok(WsIn::Binary(_))) => Box::pin(conn.refuse(
                         &FrameError::new("binary_not_supported", "binary frames are not supported; send JSON text frames"),
                         None,
