@@ -6,7 +6,9 @@
 //! commit order (a group commit wakes many posters at once, and they publish in any order), so
 //! the feed holds such messages for a moment and releases them in seq order as the missing ones
 //! arrive. If the gap outlives [`GAP_WAIT`], too many messages are held, or the broker reports a
-//! lag, the feed re-reads the store after its last seq. Since a store only shows seq N once
+//! lag, the feed re-reads the store after its last seq: only up to the first message it holds,
+//! so after a lag only what the broker dropped is read again and the messages still in the
+//! broker's buffer keep their shared, already encoded bytes. Since a store only shows seq N once
 //! every seq below N is committed, this yields every message exactly once, in order, however
 //! long the subscriber was away, and costs no store read in the common case.
 
@@ -47,6 +49,12 @@ pub struct RoomFeed {
     held: BTreeMap<Seq, Arc<Envelope>>,
     /// When the oldest open gap stops being waited for.
     gap_deadline: Option<Instant>,
+    /// The broker dropped events for this subscriber: the next gap is known to be lost.
+    lagged: bool,
+    /// Reading only up to the held messages is allowed: false after a second lag before the
+    /// feed got back to messages from the broker, when reading only the gap would keep it
+    /// chasing the oldest end of the broker's buffer; then the store is read to its end.
+    bounded: bool,
     finished: bool,
 }
 
@@ -82,6 +90,8 @@ impl RoomFeed {
             pending: VecDeque::new(),
             held: BTreeMap::new(),
             gap_deadline: None,
+            lagged: false,
+            bounded: true,
             finished: false,
         }
     }
@@ -130,8 +140,15 @@ impl RoomFeed {
                     }
                 }
                 Delivery::Lagged { skipped } => {
-                    tracing::debug!(room = %self.room, skipped, "feed lagged; re-reading store");
-                    self.catching_up = true;
+                    // What is still in the ring comes next: only the messages between the
+                    // last one handed out and the first one still there are read from the
+                    // store (see `accept` and `catch_up_page`), the rest stay shared bytes.
+                    tracing::debug!(room = %self.room, skipped, "feed lagged; re-reading the store");
+                    if self.lagged || !self.held.is_empty() {
+                        // Lagged again before it caught up with the broker.
+                        self.bounded = false;
+                    }
+                    self.lagged = true;
                 }
                 Delivery::Closed => {
                     self.finished = true;
@@ -147,13 +164,20 @@ impl RoomFeed {
                 if seq <= self.last_seq {
                     None
                 } else if seq == self.last_seq.next() {
+                    self.lagged = false;
+                    self.bounded = true;
                     self.last_seq = seq;
                     self.release_held();
                     Some(FeedItem::Event(env))
                 } else if self.held.len() < MAX_HELD {
                     self.held.insert(seq, env);
-                    self.gap_deadline
-                        .get_or_insert_with(|| Instant::now() + GAP_WAIT);
+                    if std::mem::take(&mut self.lagged) {
+                        // The missing messages were dropped by the broker: no use waiting.
+                        self.catching_up = true;
+                    } else {
+                        self.gap_deadline
+                            .get_or_insert_with(|| Instant::now() + GAP_WAIT);
+                    }
                     None
                 } else {
                     self.catching_up = true;
@@ -190,13 +214,37 @@ impl RoomFeed {
         }
     }
 
+    /// Reads the next page after `last_seq` from the store. With messages held (the broker
+    /// delivered them past a gap), only the gap is read: the held ones follow it without a
+    /// store read and without being encoded again for this subscriber.
     async fn catch_up_page(&mut self) -> Result<(), StoreError> {
+        let held = self.held.first_key_value().filter(|_| self.bounded);
+        let limit = match held {
+            Some((first, _)) => {
+                let missing = first.0.saturating_sub(self.last_seq.0).saturating_sub(1);
+                usize::try_from(missing).map_or(CATCH_UP_PAGE, |m| m.min(CATCH_UP_PAGE))
+            }
+            None => CATCH_UP_PAGE,
+        };
+        if limit == 0 {
+            self.catching_up = false;
+            self.release_held();
+            return Ok(());
+        }
         let page = HistoryPage::After {
             seq: self.last_seq,
-            limit: CATCH_UP_PAGE,
+            limit,
         };
         let messages = self.store.history(self.room, page).await?;
-        if messages.len() < CATCH_UP_PAGE {
+        if messages.len() < limit {
+            self.catching_up = false;
+        } else if self.bounded
+            && self
+                .held
+                .first_key_value()
+                .is_some_and(|(first, _)| messages.last().is_some_and(|m| m.seq.next() == *first))
+        {
+            // The gap is filled: the held messages go next.
             self.catching_up = false;
         }
         let caught_up = !self.catching_up;

@@ -2,7 +2,7 @@
 //! broker): order, resume by seq without gap or duplicate, recovery from lag, presence.
 
 use super::Harness;
-use crate::{Clock, Config, FeedItem, RoomEvent, RoomFeed, Seq, Store};
+use crate::{ChatRoom, Clock, Config, FeedItem, RoomEvent, RoomFeed, Seq, Store, User};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,8 +110,8 @@ pub async fn resume_after_seq_has_no_gap_and_no_duplicate(store: Arc<dyn Store>)
     assert_eq!(up_to_date.last_seq(), Seq(400));
 }
 
-/// Checks that lagging subscribers recover from the store.
-pub async fn lagging_subscribers_recover_from_the_store(store: Arc<dyn Store>) {
+/// A harness whose subscribers lag after 4 events, with user "ann" and her room "flood".
+async fn flood(store: Arc<dyn Store>) -> (Harness, User, ChatRoom) {
     let config = Config {
         subscriber_buffer: 4,
         ..Config::for_tests()
@@ -119,6 +119,12 @@ pub async fn lagging_subscribers_recover_from_the_store(store: Arc<dyn Store>) {
     let h = Harness::with_config(store, config);
     let ann = h.user("ann").await;
     let room = h.room(&ann, "flood").await;
+    (h, ann, room)
+}
+
+/// Checks that lagging subscribers recover from the store.
+pub async fn lagging_subscribers_recover_from_the_store(store: Arc<dyn Store>) {
+    let (h, ann, room) = flood(store).await;
     let mut slow = h.service.subscribe(&ann, room.id, None).await.unwrap();
     for i in 0..50 {
         h.service
@@ -134,6 +140,56 @@ pub async fn lagging_subscribers_recover_from_the_store(store: Arc<dyn Store>) {
         got,
         (1..=50).collect::<Vec<_>>(),
         "lag is repaired from the store"
+    );
+}
+
+/// Checks that a lagging subscriber re-reads from the store only what the broker dropped: the
+/// messages still in the broker's buffer come from the broker (the same shared envelope a
+/// subscriber that kept up got), not from a second store read.
+pub async fn lag_recovery_reads_only_what_the_broker_dropped(store: Arc<dyn Store>) {
+    let (h, ann, room) = flood(store).await;
+    let mut fast = h.service.subscribe(&ann, room.id, None).await.unwrap();
+    let mut slow = h.service.subscribe(&ann, room.id, None).await.unwrap();
+    let mut shared = Vec::new();
+    for i in 0..30 {
+        h.service
+            .post(&ann, room.id, &format!("m{i}"), None)
+            .await
+            .unwrap();
+        loop {
+            match tokio::time::timeout(WAIT, fast.next()).await {
+                Ok(Ok(Some(FeedItem::Event(env)))) => {
+                    if matches!(env.event, RoomEvent::MessagePosted { .. }) {
+                        shared.push(env);
+                        break;
+                    }
+                }
+                other => panic!("expected an event, got {other:?}"),
+            }
+        }
+    }
+    let mut seqs = Vec::new();
+    let mut from_broker = Vec::new();
+    while seqs.len() < 30 {
+        match tokio::time::timeout(WAIT, slow.next()).await {
+            Ok(Ok(Some(FeedItem::Event(env)))) => {
+                if let RoomEvent::MessagePosted { message } = &env.event {
+                    let seq = message.seq.0;
+                    seqs.push(seq);
+                    let index = usize::try_from(seq - 1).unwrap();
+                    if Arc::ptr_eq(&env, &shared[index]) {
+                        from_broker.push(seq);
+                    }
+                }
+            }
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+    assert_eq!(seqs, (1..=30).collect::<Vec<_>>(), "in order, none lost");
+    assert_eq!(
+        from_broker,
+        [27, 28, 29, 30],
+        "only what the 4-event buffer lost is read from the store"
     );
 }
 
