@@ -366,7 +366,8 @@ impl Writer {
     /// Like [`Writer::write`] but without a savepoint, for an `op` whose only write is a
     /// single-row INSERT or UPDATE as its last fallible step (before it, only reads): when it
     /// fails, it has written nothing. `op` must not change the writer's counters before its
-    /// write succeeded.
+    /// write succeeded. An `op` that never fails may also run several such steps, each
+    /// keeping its own outcome (`post_messages`): a failed step has written nothing either.
     pub(crate) async fn write_single<T, F>(&self, op: F) -> StoreResult<T>
     where
         T: Send + 'static,
