@@ -589,13 +589,18 @@ mod tests {
         Arc::new(Tracker::new(Watermarks::default(), Watermarks::default()))
     }
 
+    /// A writer over a fresh database in `dir` holding `t (x INTEGER NOT NULL UNIQUE)`.
+    fn writer_of_table_t(dir: &std::path::Path) -> Writer {
+        let conn = Connection::open(dir.join("w.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
+            .unwrap();
+        Writer::start(conn, 64, 64, tracker()).unwrap()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_request_rolls_back_alone_in_its_group() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
-            .unwrap();
-        let writer = Writer::start(conn, 64, 64, tracker()).unwrap();
+        let writer = writer_of_table_t(dir.path());
         // Hold the writer busy so the next three requests queue up and share one group.
         let busy = {
             let w = writer.clone();
@@ -649,10 +654,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_request_without_savepoint_never_leaves_changes() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
-            .unwrap();
-        let writer = Writer::start(conn, 64, 64, tracker()).unwrap();
+        let writer = writer_of_table_t(dir.path());
         let hold = || {
             let w = writer.clone();
             tokio::spawn(async move {
