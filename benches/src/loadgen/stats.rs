@@ -57,8 +57,8 @@ pub fn new_histogram() -> Histogram<u64> {
     })
 }
 
-/// One connection's counts for one step.
-#[derive(Debug, Clone)]
+/// One connection's counts for one step (its latencies go to [`super::latency::Latencies`]).
+#[derive(Debug, Clone, Default)]
 pub struct StepStats {
     /// Messages sent inside the measured window.
     pub sent: u64,
@@ -78,25 +78,6 @@ pub struct StepStats {
     pub first_error: Option<String>,
     /// Connections that closed during the step (0 or 1 per connection before merging).
     pub disconnected: u64,
-    /// End-to-end latency of measured deliveries, in microseconds.
-    pub latency_us: Histogram<u64>,
-}
-
-impl Default for StepStats {
-    fn default() -> Self {
-        StepStats {
-            sent: 0,
-            sent_all: 0,
-            delivered: 0,
-            duplicated: 0,
-            out_of_order: 0,
-            acks: 0,
-            errors: 0,
-            first_error: None,
-            disconnected: 0,
-            latency_us: new_histogram(),
-        }
-    }
 }
 
 impl StepStats {
@@ -129,8 +110,6 @@ impl StepStats {
         if self.first_error.is_none() {
             self.first_error.clone_from(&other.first_error);
         }
-        // Both histograms have the same bounds; adding can only fail on a bounds mismatch.
-        let _ = self.latency_us.add(&other.latency_us);
     }
 }
 
@@ -320,11 +299,9 @@ mod tests {
         let mut b = StepStats::default();
         a.sent = 2;
         b.sent = 3;
-        b.latency_us.record(1500).unwrap();
         b.error("boom");
         a.merge(&b);
         assert_eq!(a.sent, 5);
-        assert_eq!(a.latency_us.len(), 1);
         assert_eq!(a.first_error.as_deref(), Some("boom"));
     }
 }
