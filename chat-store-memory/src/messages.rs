@@ -4,9 +4,10 @@
 use crate::MemoryStore;
 use async_trait::async_trait;
 use chat_core::{
-    Entity, HistoryPage, Message, MessageId, MessageStore, NewMessage, Posted, RoomId, SearchQuery,
-    Seq, StoreError, StoreResult, Timestamp, search,
+    Entity, HistoryPage, Message, MessageId, MessageStore, NewMessage, PostListener, Posted,
+    RoomId, SearchQuery, Seq, StoreError, StoreResult, Timestamp, search,
 };
+use std::sync::Arc;
 
 #[async_trait]
 impl MessageStore for MemoryStore {
@@ -16,7 +17,11 @@ impl MessageStore for MemoryStore {
             return Err(StoreError::NotMember);
         }
         if let Some(client_id) = &new.client_id
-            && let Some((room, seq)) = s.client_ids.get(&(new.author, client_id.clone())).copied()
+            && let Some((room, seq)) = s
+                .client_ids
+                .get(&new.author)
+                .and_then(|ids| ids.get(client_id))
+                .copied()
             && let Some(original) = s.message(room, seq)
         {
             return Ok(Posted {
@@ -51,12 +56,19 @@ impl MessageStore for MemoryStore {
         };
         if let Some(client_id) = &message.client_id {
             s.client_ids
-                .insert((message.author, client_id.clone()), (message.room, seq));
+                .entry(message.author)
+                .or_default()
+                .insert(client_id.clone(), (message.room, seq));
         }
         s.messages
             .entry(new.room)
             .or_default()
             .push(message.clone());
+        if let Some(listener) = self.listener.get() {
+            // Still under the lock: the room's messages are announced in seq order.
+            listener.posted(message.clone());
+        }
+        drop(s);
         Ok(Posted {
             message,
             duplicate: false,
@@ -113,10 +125,11 @@ impl MessageStore for MemoryStore {
                 (start, start.saturating_add(limit).min(len))
             }
         };
-        Ok(all
-            .get(start..end)
-            .map(<[Message]>::to_vec)
-            .unwrap_or_default())
+        Ok(all.range(start, end).cloned().collect())
+    }
+
+    fn announce_posts(&self, listener: Arc<dyn PostListener>) -> bool {
+        self.listener.set(listener).is_ok()
     }
 
     async fn search(&self, query: SearchQuery) -> StoreResult<Vec<Message>> {
@@ -131,9 +144,7 @@ impl MessageStore for MemoryStore {
                 .min(all.len())
         });
         Ok(all
-            .get(..end)
-            .unwrap_or_default()
-            .iter()
+            .range(0, end)
             .rev()
             .filter(|m| !m.deleted && search::matches(&words, &m.body))
             .take(query.limit)

@@ -94,7 +94,9 @@ impl RoomStore for MemoryStore {
         s.members.remove(&id);
         s.membership.retain(|(r, _)| *r != id);
         s.messages.remove(&id);
-        s.client_ids.retain(|_, (r, _)| *r != id);
+        for ids in s.client_ids.values_mut() {
+            ids.retain(|_, (r, _)| *r != id);
+        }
         Ok(())
     }
 

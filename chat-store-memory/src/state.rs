@@ -1,5 +1,6 @@
 //! The tables of the memory store and the indexes that keep every lookup O(log n) or O(1).
 
+use crate::room_log::RoomLog;
 use chat_core::{ChatRoom, Member, Message, RoomId, Seq, Session, TokenHash, User, UserId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -17,8 +18,11 @@ pub(crate) struct State {
     pub members: HashMap<RoomId, Vec<Member>>,
     pub membership: HashSet<(RoomId, UserId)>,
     /// Messages of a room; the message with seq n sits at index n - 1.
-    pub messages: HashMap<RoomId, Vec<Message>>,
-    pub client_ids: HashMap<(UserId, String), (RoomId, Seq)>,
+    pub messages: HashMap<RoomId, RoomLog>,
+    /// Client ids of each author's posts. One map per author: a single map of every post
+    /// rehashed all of them under the lock each time it grew (tens of milliseconds at a
+    /// million posts).
+    pub client_ids: HashMap<UserId, HashMap<String, (RoomId, Seq)>>,
 }
 
 /// The case-folded key under which names are unique.

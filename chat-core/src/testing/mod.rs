@@ -24,6 +24,8 @@
 pub mod accounts;
 /// Cases about admin operations.
 pub mod admin;
+/// Cases for stores that announce their posts (run by such stores' own tests).
+pub mod announce;
 /// Cases about history pages.
 pub mod history;
 /// Cases about live subscriptions.
