@@ -200,7 +200,7 @@ impl Default for SqliteOptions {
             cache_size_kib: 32 * 1024,
             mmap_size: 256 * 1024 * 1024,
             statement_cache: 64,
-            checkpoint_interval: Duration::from_millis(25),
+            checkpoint_interval: Duration::from_millis(10),
             index_batch: 2_048,
             index_linger: Duration::from_millis(50),
         }
