@@ -109,6 +109,11 @@ stop_server() {
         kill -9 "$SERVER_PID" 2>/dev/null || true
     fi
     SERVER_PID=""
+    # The stopped server's database is deleted before the next server starts: its dirty pages
+    # are dropped instead of being written back while the next server is measured (hundreds
+    # of MB after a durable ramp), and what else is dirty is flushed now.
+    rm -f "$WORK"/*.db "$WORK"/*.db-*
+    sync
 }
 
 # loadgen SERVER_NAME SCENARIO [args...]: runs the generator against the current server and
