@@ -3,7 +3,7 @@
 use super::ChatService;
 use crate::{
     ChatError, ChatResult, Entity, HistoryPage, Message, NewMessage, Posted, RoomEvent, RoomId,
-    SearchQuery, Seq, StoreError, User, validation,
+    SearchQuery, Seq, StoreError, Timestamp, User, validation,
 };
 
 /// One message to post with [`ChatService::post_many`].
@@ -39,29 +39,48 @@ impl ChatService {
         body: &str,
         client_id: Option<&str>,
     ) -> ChatResult<Posted> {
+        let request = PostRequest {
+            room,
+            body,
+            client_id,
+        };
+        let new = self.new_message(actor, &request, self.clock().now())?;
+        // The store checks membership with its write: one round trip, atomic with it.
+        let posted = self.store().post_message(new).await?;
+        self.publish_posted(&posted).await;
+        Ok(posted)
+    }
+
+    /// Checks a post's body and client id and makes what the store writes.
+    fn new_message(
+        &self,
+        actor: &User,
+        request: &PostRequest<'_>,
+        now: Timestamp,
+    ) -> ChatResult<NewMessage> {
         let limits = &self.config().limits;
-        let body = validation::body(limits, body)?;
-        if let Some(id) = client_id {
+        let body = validation::body(limits, request.body)?;
+        if let Some(id) = request.client_id {
             validation::client_id(limits, id)?;
         }
-        // The store checks membership with its write: one round trip, atomic with it.
-        let posted = self
-            .store()
-            .post_message(NewMessage {
-                room,
-                author: actor.id,
-                body: body.to_owned(),
-                client_id: client_id.map(str::to_owned),
-                created_at: self.clock().now(),
-            })
-            .await?;
+        Ok(NewMessage {
+            room: request.room,
+            author: actor.id,
+            body: body.to_owned(),
+            client_id: request.client_id.map(str::to_owned),
+            created_at: now,
+        })
+    }
+
+    /// Publishes a stored post, unless it repeats an earlier one or the store announces its
+    /// posts itself.
+    async fn publish_posted(&self, posted: &Posted) {
         if !posted.duplicate && !self.store_publishes_posts() {
             let event = RoomEvent::MessagePosted {
                 message: posted.message.clone(),
             };
-            self.publish(room, event).await;
+            self.publish(posted.message.room, event).await;
         }
-        Ok(posted)
     }
 
     /// Posts several messages as `actor`, each exactly as [`post`](Self::post) would, in the
@@ -75,30 +94,17 @@ impl ChatService {
         actor: &User,
         requests: &[PostRequest<'_>],
     ) -> Vec<ChatResult<Posted>> {
-        let limits = &self.config().limits;
         let now = self.clock().now();
         // `None`: valid, its answer comes from the store (in order).
         let mut refused: Vec<Option<ChatError>> = Vec::with_capacity(requests.len());
         let mut valid = Vec::with_capacity(requests.len());
         for request in requests {
-            let checked = validation::body(limits, request.body).and_then(|body| {
-                if let Some(id) = request.client_id {
-                    validation::client_id(limits, id)?;
-                }
-                Ok(body)
-            });
-            match checked {
-                Ok(body) => {
-                    valid.push(NewMessage {
-                        room: request.room,
-                        author: actor.id,
-                        body: body.to_owned(),
-                        client_id: request.client_id.map(str::to_owned),
-                        created_at: now,
-                    });
+            match self.new_message(actor, request, now) {
+                Ok(new) => {
+                    valid.push(new);
                     refused.push(None);
                 }
-                Err(e) => refused.push(Some(e.into())),
+                Err(e) => refused.push(Some(e)),
             }
         }
         let mut stored = if valid.is_empty() {
@@ -107,20 +113,13 @@ impl ChatService {
             self.store().post_messages(valid).await
         }
         .into_iter();
-        let publish = !self.store_publishes_posts();
         let mut results = Vec::with_capacity(requests.len());
         for refusal in refused {
             let result = match refusal {
                 Some(e) => Err(e),
                 None => match stored.next() {
                     Some(Ok(posted)) => {
-                        if publish && !posted.duplicate {
-                            let room = posted.message.room;
-                            let event = RoomEvent::MessagePosted {
-                                message: posted.message.clone(),
-                            };
-                            self.publish(room, event).await;
-                        }
+                        self.publish_posted(&posted).await;
                         Ok(posted)
                     }
                     Some(Err(e)) => Err(e.into()),
