@@ -15,6 +15,10 @@ pub enum Delivery {
         /// How many events it missed.
         skipped: u64,
     },
+    /// The subscription moved to a deeper ring of its room (see
+    /// [`LocalBroker`](super::LocalBroker)): events published while it moved may be missing,
+    /// so it must re-read the store from the last seq it saw, now.
+    Resumed,
     /// The broker shut down or the room's channel was closed.
     Closed,
 }
@@ -23,27 +27,57 @@ pub enum Delivery {
 #[derive(Debug)]
 pub struct Subscription {
     rx: broadcast::Receiver<Arc<Envelope>>,
-    _guard: Option<Box<dyn SubscriptionGuard>>,
+    /// The length of the ring `rx` reads (0: unknown, the subscription never moves).
+    ring: usize,
+    guard: Option<Box<dyn SubscriptionGuard>>,
 }
 
-/// Runs when a [`Subscription`] is dropped, so a broker can release per-room resources.
-pub trait SubscriptionGuard: Send + Sync + std::fmt::Debug + 'static {}
+/// Lives as long as a [`Subscription`], so a broker can release per-room resources when it is
+/// dropped, and can give a subscription that lagged or whose channel closed a deeper ring.
+pub trait SubscriptionGuard: Send + Sync + std::fmt::Debug + 'static {
+    /// The subscription lagged on a ring of `ring` events. The default does nothing.
+    fn lagged(&self, ring: usize) {
+        let _ = ring;
+    }
+
+    /// The subscription's channel closed: a receiver of the room's current channel and its
+    /// ring length, or `None` when the room itself is closed (the default).
+    fn resubscribe(&self) -> Option<(broadcast::Receiver<Arc<Envelope>>, usize)> {
+        None
+    }
+}
 
 impl Subscription {
-    /// A subscription reading from a broadcast receiver. `guard` is dropped with it.
+    /// A subscription reading from a broadcast receiver. `guard` is dropped with it; a closed
+    /// channel ends the subscription.
     pub fn new(
         rx: broadcast::Receiver<Arc<Envelope>>,
         guard: Option<Box<dyn SubscriptionGuard>>,
     ) -> Subscription {
-        Subscription { rx, _guard: guard }
+        Subscription { rx, ring: 0, guard }
+    }
+
+    /// A subscription reading a ring of `ring` events, which tells `guard` when it lags and
+    /// asks it for the room's current channel when its own closes.
+    pub fn on_ring(
+        rx: broadcast::Receiver<Arc<Envelope>>,
+        ring: usize,
+        guard: Box<dyn SubscriptionGuard>,
+    ) -> Subscription {
+        Subscription {
+            rx,
+            ring,
+            guard: Some(guard),
+        }
     }
 
     /// Waits for the next delivery.
     pub async fn recv(&mut self) -> Delivery {
-        match self.rx.recv().await {
+        let received = self.rx.recv().await;
+        match received {
             Ok(env) => Delivery::Event(env),
-            Err(broadcast::error::RecvError::Lagged(skipped)) => Delivery::Lagged { skipped },
-            Err(broadcast::error::RecvError::Closed) => Delivery::Closed,
+            Err(broadcast::error::RecvError::Lagged(skipped)) => self.lagged(skipped),
+            Err(broadcast::error::RecvError::Closed) => self.closed(),
         }
     }
 
@@ -51,11 +85,27 @@ impl Subscription {
     pub fn try_recv(&mut self) -> Option<Delivery> {
         match self.rx.try_recv() {
             Ok(env) => Some(Delivery::Event(env)),
-            Err(broadcast::error::TryRecvError::Lagged(skipped)) => {
-                Some(Delivery::Lagged { skipped })
-            }
-            Err(broadcast::error::TryRecvError::Closed) => Some(Delivery::Closed),
+            Err(broadcast::error::TryRecvError::Lagged(skipped)) => Some(self.lagged(skipped)),
+            Err(broadcast::error::TryRecvError::Closed) => Some(self.closed()),
             Err(broadcast::error::TryRecvError::Empty) => None,
+        }
+    }
+
+    fn lagged(&mut self, skipped: u64) -> Delivery {
+        if let Some(guard) = &self.guard {
+            guard.lagged(self.ring);
+        }
+        Delivery::Lagged { skipped }
+    }
+
+    fn closed(&mut self) -> Delivery {
+        match self.guard.as_ref().and_then(|g| g.resubscribe()) {
+            Some((rx, ring)) => {
+                self.rx = rx;
+                self.ring = ring;
+                Delivery::Resumed
+            }
+            None => Delivery::Closed,
         }
     }
 }

@@ -57,15 +57,21 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// A harness with [`Config::for_tests`] and a broker of the configured capacity.
+    /// A harness with [`Config::for_tests`] and a broker whose rings hold the configured
+    /// `subscriber_buffer` events (fixed rings, so lag tests lag where they expect).
     pub fn new(store: Arc<dyn Store>) -> Harness {
         Harness::with_config(store, Config::for_tests())
     }
 
     /// A harness with an explicit configuration.
     pub fn with_config(store: Arc<dyn Store>, config: Config) -> Harness {
+        let broker = LocalBroker::with_rings(config.subscriber_buffer, config.subscriber_buffer);
+        Harness::with_broker(store, config, broker)
+    }
+
+    /// A harness with an explicit configuration and broker.
+    pub fn with_broker(store: Arc<dyn Store>, config: Config, broker: LocalBroker) -> Harness {
         let clock = Arc::new(ManualClock::new(Timestamp(1_790_000_000_000)));
-        let broker = LocalBroker::new(config.subscriber_buffer);
         let service = ChatService::with_clock(
             Arc::clone(&store),
             Arc::new(broker.clone()),

@@ -117,8 +117,10 @@ pub struct ServeArgs {
     /// Per-username rate of login attempts: `BURST:PER_SECOND` or `off`.
     #[arg(long, env = "CHAT_LOGIN_RATE_LIMIT")]
     pub login_rate_limit: Option<RateLimitArg>,
-    /// Events buffered per room and subscriber in the broker.
-    #[arg(long, env = "CHAT_BROKER_CAPACITY", default_value_t = 1024)]
+    /// Most events buffered per room for slow subscribers: a room's ring starts at 1,024 events
+    /// (or this, if smaller) and grows fourfold each time a subscriber lags, up to this; a
+    /// subscriber further behind re-reads the store. 32 bytes per event of ring per room.
+    #[arg(long, env = "CHAT_BROKER_CAPACITY", default_value_t = 16_384)]
     pub broker_capacity: usize,
     /// Do not serve `/metrics`.
     #[arg(long, env = "CHAT_NO_METRICS")]

@@ -85,7 +85,8 @@ fn redact_password(url: &str) -> String {
 
 /// Opens (creating and migrating) the database and builds the chat service over it with the
 /// matching broker: [`LocalBroker`] for SQLite and memory, [`PostgresBroker`] for PostgreSQL.
-/// `broker_capacity` is how many events a subscriber may lag behind before it re-reads the store.
+/// `broker_capacity` is how many events a subscriber may lag behind before it re-reads the
+/// store, once its room's ring has grown to its full length (see [`LocalBroker::new`]).
 pub async fn open_service(db: &Database, broker_capacity: usize) -> Result<ChatService, BoxError> {
     let (store, broker): (Arc<dyn Store>, Arc<dyn Broker>) = match db {
         Database::Sqlite(path) => {
