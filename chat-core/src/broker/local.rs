@@ -11,15 +11,17 @@
 //! and re-encoding per subscriber costs far more than the shared ring, and at 600k deliveries/s
 //! on a slow 2-core machine, rings of 1,024 made lagging subscribers fall further behind until
 //! the server collapsed (p50 0.9-1.6 s, 1,300-1,700 lags in 8 s), where rings of 2,048 to 8,192
-//! had no lag at all. Subscribers on the old ring read what is left in it, then move to the new
-//! one ([`Delivery::Resumed`](super::Delivery)) and re-read from the store the few events
-//! published between the two.
+//! had no lag at all. When a ring is replaced, the broker opens a receiver of the new ring for
+//! every receiver of the old one, right at the switch, and parks it: each subscriber reads what
+//! is left in the old ring, then takes a parked receiver and reads on without a gap, so no one
+//! has to re-read the store because of the switch.
 
-use super::{Broker, Subscription, SubscriptionGuard};
+use super::{Broker, Resubscribed, Subscription, SubscriptionGuard};
 use crate::{BrokerError, Envelope, RoomEvent, RoomId};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
@@ -45,6 +47,16 @@ struct Room {
     /// Tells this room apart from a later room of the same id (after [`LocalBroker::close_all`]
     /// or once every subscription ended): subscriptions never move to another room's ring.
     generation: u64,
+    /// The replacements of rings some subscription still reads.
+    successors: Vec<Successor>,
+}
+
+/// The ring that replaced a room's ring of length `from`, with receivers of it opened at the
+/// switch, one for each receiver the old ring had, waiting for their subscriptions to move.
+struct Successor {
+    from: usize,
+    to: usize,
+    parked: Vec<broadcast::Receiver<Arc<Envelope>>>,
 }
 
 struct Inner {
@@ -131,6 +143,7 @@ impl LocalBroker {
                     ring: self.inner.initial,
                     subscribers: 0,
                     generation: *generations,
+                    successors: Vec::new(),
                 }
             });
             entry.subscribers += 1;
@@ -140,6 +153,7 @@ impl LocalBroker {
             inner: Arc::clone(&self.inner),
             room,
             generation,
+            ring: AtomicUsize::new(ring),
         };
         Subscription::on_ring(rx, ring, Box::new(guard))
     }
@@ -187,12 +201,14 @@ impl Broker for LocalBroker {
 }
 
 /// One subscription's hold on its room: deepens the room's ring when the subscription lags,
-/// moves it to the current ring when its own ring ends, and removes the room once its last
-/// subscription is gone.
+/// moves it to the ring that replaced its own when that one ends, and removes the room once its
+/// last subscription is gone.
 struct RoomGuard {
     inner: Arc<Inner>,
     room: RoomId,
     generation: u64,
+    /// The length of the ring the subscription reads.
+    ring: AtomicUsize,
 }
 
 impl RoomGuard {
@@ -227,15 +243,48 @@ impl SubscriptionGuard for RoomGuard {
         }
         let deeper = ring.saturating_mul(GROWTH).min(capacity);
         tracing::debug!(room = %self.room, from = ring, to = deeper, "deepening a room's ring");
+        let (tx, _) = broadcast::channel(deeper);
+        // One for every receiver of the old ring, parked ones included (their subscriptions
+        // will move through it too).
+        let parked = (0..room.tx.receiver_count())
+            .map(|_| tx.subscribe())
+            .collect();
+        room.successors.push(Successor {
+            from: ring,
+            to: deeper,
+            parked,
+        });
         // The old sender goes: its receivers read what is left, then get `Closed` and move.
-        room.tx = broadcast::channel(deeper).0;
+        room.tx = tx;
         room.ring = deeper;
     }
 
-    fn resubscribe(&self) -> Option<(broadcast::Receiver<Arc<Envelope>>, usize)> {
+    fn resubscribe(&self) -> Option<Resubscribed> {
         let mut rooms = self.inner.rooms();
         let room = self.room(&mut rooms)?;
-        Some((room.tx.subscribe(), room.ring))
+        let from = self.ring.load(Ordering::Relaxed);
+        let parked = room
+            .successors
+            .iter_mut()
+            .find(|s| s.from == from)
+            .and_then(|s| Some((s.parked.pop()?, s.to)));
+        room.successors.retain(|s| !s.parked.is_empty());
+        let moved = match parked {
+            Some((rx, to)) => Resubscribed {
+                rx,
+                ring: to,
+                gapless: true,
+            },
+            // Every receiver of a replaced ring has one parked, so this should not happen; if
+            // it does, the end of the current ring and a store read do as well.
+            None => Resubscribed {
+                rx: room.tx.subscribe(),
+                ring: room.ring,
+                gapless: false,
+            },
+        };
+        self.ring.store(moved.ring, Ordering::Relaxed);
+        Some(moved)
     }
 }
 
@@ -245,6 +294,14 @@ impl Drop for RoomGuard {
         let Some(room) = self.room(&mut rooms) else {
             return;
         };
+        // The receivers parked for this subscription's moves are not needed any more: they
+        // would hold every event of their rings until overwritten.
+        let mut from = self.ring.load(Ordering::Relaxed);
+        while let Some(successor) = room.successors.iter_mut().find(|s| s.from == from) {
+            successor.parked.pop();
+            from = successor.to;
+        }
+        room.successors.retain(|s| !s.parked.is_empty());
         room.subscribers = room.subscribers.saturating_sub(1);
         if room.subscribers == 0 {
             rooms.by_id.remove(&self.room);
@@ -285,21 +342,24 @@ mod tests {
         assert!(matches!(a.recv().await, Delivery::Event(_)));
     }
 
-    /// The numbers carried by the typing events a subscription yields until nothing is ready,
-    /// with `None` for a `Resumed`.
-    fn drain(sub: &mut Subscription) -> Vec<Option<i64>> {
+    /// The numbers carried by the typing events a subscription yields until nothing is ready.
+    fn drain(sub: &mut Subscription) -> Vec<i64> {
         let mut got = Vec::new();
         while let Some(d) = sub.try_recv() {
             match d {
                 Delivery::Event(env) => match &env.event {
-                    RoomEvent::Typing { user, .. } => got.push(Some(user.0)),
+                    RoomEvent::Typing { user, .. } => got.push(user.0),
                     other => panic!("unexpected {other:?}"),
                 },
-                Delivery::Resumed => got.push(None),
                 other => panic!("unexpected {other:?}"),
             }
         }
         got
+    }
+
+    /// Receivers of `room`'s current ring (the subscriptions on it and the parked ones).
+    fn receivers(broker: &LocalBroker, room: RoomId) -> usize {
+        broker.inner.rooms().by_id[&room].tx.receiver_count()
     }
 
     #[tokio::test]
@@ -311,20 +371,24 @@ mod tests {
         assert_eq!(broker.ring_len(room), Some(4));
         for n in 0..6 {
             broker.publish(room, typing(n)).await.unwrap();
-            assert_eq!(drain(&mut fast), [Some(n)], "keeps up");
+            assert_eq!(drain(&mut fast), [n], "keeps up");
         }
         assert!(matches!(slow.recv().await, Delivery::Lagged { skipped: 2 }));
         assert_eq!(broker.ring_len(room), Some(16), "four times deeper");
-        // What is left in the old ring comes first, then the move.
-        assert_eq!(drain(&mut slow), [Some(2), Some(3), Some(4), Some(5), None]);
-        assert_eq!(drain(&mut fast), [None], "moves too, without a lag");
-        for n in 6..9 {
+        assert_eq!(receivers(&broker, room), 2, "one parked for each");
+        // Published while both still read the old ring: it reaches them after the move.
+        broker.publish(room, typing(6)).await.unwrap();
+        // What is left in the old ring comes first, then the new ring, without a gap.
+        assert_eq!(drain(&mut slow), [2, 3, 4, 5, 6]);
+        assert_eq!(drain(&mut fast), [6], "moves too, without a lag");
+        for n in 7..9 {
             broker.publish(room, typing(n)).await.unwrap();
         }
         for sub in [&mut slow, &mut fast] {
-            assert_eq!(drain(sub), [Some(6), Some(7), Some(8)]);
+            assert_eq!(drain(sub), [7, 8]);
         }
         assert_eq!(broker.subscriber_count(room), 2);
+        assert_eq!(receivers(&broker, room), 2, "no receiver left parked");
 
         // Both lag on the ring of 16: the first lag deepens it once, the second changes nothing.
         for n in 0..20 {
@@ -334,9 +398,11 @@ mod tests {
         assert!(matches!(fast.recv().await, Delivery::Lagged { skipped: 4 }));
         assert_eq!(broker.ring_len(room), Some(64));
         for sub in [&mut slow, &mut fast] {
-            let got = drain(sub);
-            assert_eq!(got.len(), 17, "the 16 left in the old ring, then the move");
-            assert_eq!(got.last(), Some(&None));
+            assert_eq!(
+                drain(sub),
+                (4..20).collect::<Vec<_>>(),
+                "the 16 the old ring kept"
+            );
         }
         // Never deeper than the capacity.
         for n in 0..70 {
@@ -362,7 +428,7 @@ mod tests {
             broker.publish(room, typing(n)).await.unwrap();
         }
         assert!(matches!(mover.recv().await, Delivery::Lagged { .. }));
-        assert_eq!(drain(&mut mover), [Some(1), Some(2), None]);
+        assert_eq!(drain(&mut mover), [1, 2]);
         drop(mover);
         assert_eq!(
             broker.subscriber_count(room),
@@ -376,10 +442,39 @@ mod tests {
             Some(8),
             "a lag on an old ring changes nothing"
         );
-        // 9 went to the new ring before `old` moved: `Resumed` tells its feed to re-read it.
-        assert_eq!(drain(&mut old), [Some(1), Some(2), None]);
+        // 9 went to the new ring before `old` moved: its parked receiver has it.
+        assert_eq!(drain(&mut old), [1, 2, 9]);
         broker.publish(room, typing(10)).await.unwrap();
-        assert_eq!(drain(&mut old), [Some(10)]);
+        assert_eq!(drain(&mut old), [10]);
+    }
+
+    #[tokio::test]
+    async fn a_subscription_dropped_before_moving_releases_its_parked_receivers() {
+        let broker = LocalBroker::with_rings(2, 32);
+        let room = RoomId(4);
+        let mut lagging = broker.subscribe_local(room);
+        let idle = broker.subscribe_local(room);
+        for n in 0..3 {
+            broker.publish(room, typing(n)).await.unwrap();
+        }
+        assert!(matches!(lagging.recv().await, Delivery::Lagged { .. }));
+        assert_eq!(receivers(&broker, room), 2);
+        assert_eq!(drain(&mut lagging), [1, 2]);
+        // The ring is replaced a second time before `idle` moved even once.
+        for n in 3..12 {
+            broker.publish(room, typing(n)).await.unwrap();
+        }
+        assert!(matches!(lagging.recv().await, Delivery::Lagged { .. }));
+        assert_eq!(broker.ring_len(room), Some(32));
+        assert_eq!(
+            receivers(&broker, room),
+            2,
+            "parked for both, through two switches"
+        );
+        drop(idle);
+        assert_eq!(receivers(&broker, room), 1, "the parked ones went with it");
+        assert_eq!(drain(&mut lagging), (4..12).collect::<Vec<_>>());
+        assert!(broker.inner.rooms().by_id[&room].successors.is_empty());
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ mod local;
 mod subscription;
 
 pub use local::LocalBroker;
-pub use subscription::{Delivery, Subscription, SubscriptionGuard};
+pub use subscription::{Delivery, Resubscribed, Subscription, SubscriptionGuard};
 
 use crate::{BrokerError, RoomEvent, RoomId};
 use async_trait::async_trait;

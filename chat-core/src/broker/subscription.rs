@@ -15,9 +15,9 @@ pub enum Delivery {
         /// How many events it missed.
         skipped: u64,
     },
-    /// The subscription moved to a deeper ring of its room (see
-    /// [`LocalBroker`](super::LocalBroker)): events published while it moved may be missing,
-    /// so it must re-read the store from the last seq it saw, now.
+    /// The subscription's channel was replaced and it could only join the new one at its end
+    /// (see [`Resubscribed::gapless`]): events published in between may be missing, so it must
+    /// re-read the store from the last seq it saw, now.
     Resumed,
     /// The broker shut down or the room's channel was closed.
     Closed,
@@ -40,11 +40,24 @@ pub trait SubscriptionGuard: Send + Sync + std::fmt::Debug + 'static {
         let _ = ring;
     }
 
-    /// The subscription's channel closed: a receiver of the room's current channel and its
-    /// ring length, or `None` when the room itself is closed (the default).
-    fn resubscribe(&self) -> Option<(broadcast::Receiver<Arc<Envelope>>, usize)> {
+    /// The subscription's channel closed: where it goes on reading, or `None` when the room
+    /// itself is closed (the default).
+    fn resubscribe(&self) -> Option<Resubscribed> {
         None
     }
+}
+
+/// Where a subscription whose channel closed goes on reading (see
+/// [`SubscriptionGuard::resubscribe`]).
+#[derive(Debug)]
+pub struct Resubscribed {
+    /// The receiver to read from now on.
+    pub rx: broadcast::Receiver<Arc<Envelope>>,
+    /// The length of its ring.
+    pub ring: usize,
+    /// Whether `rx` starts right after the last event of the closed channel, so nothing is
+    /// missed; otherwise the subscriber is told [`Delivery::Resumed`].
+    pub gapless: bool,
 }
 
 impl Subscription {
@@ -73,21 +86,31 @@ impl Subscription {
 
     /// Waits for the next delivery.
     pub async fn recv(&mut self) -> Delivery {
-        let received = self.rx.recv().await;
-        match received {
-            Ok(env) => Delivery::Event(env),
-            Err(broadcast::error::RecvError::Lagged(skipped)) => self.lagged(skipped),
-            Err(broadcast::error::RecvError::Closed) => self.closed(),
+        loop {
+            let received = self.rx.recv().await;
+            return match received {
+                Ok(env) => Delivery::Event(env),
+                Err(broadcast::error::RecvError::Lagged(skipped)) => self.lagged(skipped),
+                Err(broadcast::error::RecvError::Closed) => match self.closed() {
+                    Some(delivery) => delivery,
+                    None => continue,
+                },
+            };
         }
     }
 
     /// The next delivery if one is ready, without waiting.
     pub fn try_recv(&mut self) -> Option<Delivery> {
-        match self.rx.try_recv() {
-            Ok(env) => Some(Delivery::Event(env)),
-            Err(broadcast::error::TryRecvError::Lagged(skipped)) => Some(self.lagged(skipped)),
-            Err(broadcast::error::TryRecvError::Closed) => Some(self.closed()),
-            Err(broadcast::error::TryRecvError::Empty) => None,
+        loop {
+            return match self.rx.try_recv() {
+                Ok(env) => Some(Delivery::Event(env)),
+                Err(broadcast::error::TryRecvError::Lagged(skipped)) => Some(self.lagged(skipped)),
+                Err(broadcast::error::TryRecvError::Closed) => match self.closed() {
+                    Some(delivery) => Some(delivery),
+                    None => continue,
+                },
+                Err(broadcast::error::TryRecvError::Empty) => None,
+            };
         }
     }
 
@@ -98,14 +121,16 @@ impl Subscription {
         Delivery::Lagged { skipped }
     }
 
-    fn closed(&mut self) -> Delivery {
+    /// The channel closed: moves on to where the guard says. `None`: moved without a gap,
+    /// read on.
+    fn closed(&mut self) -> Option<Delivery> {
         match self.guard.as_ref().and_then(|g| g.resubscribe()) {
-            Some((rx, ring)) => {
-                self.rx = rx;
-                self.ring = ring;
-                Delivery::Resumed
+            Some(moved) => {
+                self.rx = moved.rx;
+                self.ring = moved.ring;
+                (!moved.gapless).then_some(Delivery::Resumed)
             }
-            None => Delivery::Closed,
+            None => Some(Delivery::Closed),
         }
     }
 }

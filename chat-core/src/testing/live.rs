@@ -2,6 +2,7 @@
 //! broker): order, resume by seq without gap or duplicate, recovery from lag, presence.
 
 use super::Harness;
+use crate::broker::{Resubscribed, Subscription, SubscriptionGuard};
 use crate::{
     ChatRoom, Clock, Config, FeedItem, LocalBroker, RoomEvent, RoomFeed, Seq, Store, User,
 };
@@ -223,7 +224,7 @@ pub async fn deepening_rings_lose_nothing(store: Arc<dyn Store>) {
     assert_eq!(broker.ring_len(room.id), Some(16));
     // Published to the new ring while `fast` still reads the old one; nothing follows it.
     post(6).await;
-    assert_eq!(next_seq(&mut fast).await, 6, "the move re-reads the store");
+    assert_eq!(next_seq(&mut fast).await, 6, "found after the move");
     for i in 7..=60 {
         post(i).await;
     }
@@ -246,6 +247,43 @@ pub async fn deepening_rings_lose_nothing(store: Arc<dyn Store>) {
         Some(64),
         "deepened again, to the cap"
     );
+}
+
+/// Checks that a feed whose subscription could only rejoin its room at the end of a new
+/// channel ([`Delivery::Resumed`](crate::Delivery)) reads the store at once: the message
+/// published in between arrives although nothing follows it.
+pub async fn a_resumed_feed_reads_the_store_at_once(store: Arc<dyn Store>) {
+    /// Rejoins at the end of `next` (once).
+    #[derive(Debug)]
+    struct RejoinAtTheEnd {
+        next: std::sync::Mutex<Option<tokio::sync::broadcast::Sender<Arc<crate::Envelope>>>>,
+    }
+    impl SubscriptionGuard for RejoinAtTheEnd {
+        fn resubscribe(&self) -> Option<Resubscribed> {
+            let next = self.next.lock().ok()?.take()?;
+            Some(Resubscribed {
+                rx: next.subscribe(),
+                ring: 4,
+                gapless: false,
+            })
+        }
+    }
+
+    let h = Harness::new(Arc::clone(&store));
+    let ann = h.user("ann").await;
+    let room = h.room(&ann, "resumed").await;
+    let (first, rx) = tokio::sync::broadcast::channel(4);
+    let (next, _) = tokio::sync::broadcast::channel(4);
+    let guard = RejoinAtTheEnd {
+        next: std::sync::Mutex::new(Some(next.clone())),
+    };
+    let subscription = Subscription::on_ring(rx, 4, Box::new(guard));
+    let mut feed = RoomFeed::new(room.id, subscription, store, Seq(0), false);
+    // Posted while the feed's channel is being replaced: it reaches neither channel.
+    h.service.post(&ann, room.id, "m1", None).await.unwrap();
+    drop(first);
+    assert_eq!(next_seq(&mut feed).await, 1, "read from the store");
+    drop(next);
 }
 
 /// Checks that presence and typing reach the room.
