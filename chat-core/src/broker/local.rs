@@ -245,7 +245,9 @@ impl SubscriptionGuard for RoomGuard {
         tracing::debug!(room = %self.room, from = ring, to = deeper, "deepening a room's ring");
         let (tx, _) = broadcast::channel(deeper);
         // One for every receiver of the old ring, parked ones included (their subscriptions
-        // will move through it too).
+        // will move through it too). A subscription being dropped right now may already have
+        // dropped its receiver and not yet its guard: its guard then gives up one parked here
+        // that another subscription needed, which then moves with a store read (`Resumed`).
         let parked = (0..room.tx.receiver_count())
             .map(|_| tx.subscribe())
             .collect();
