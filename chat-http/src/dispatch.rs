@@ -44,7 +44,8 @@ async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
         }
         "/metrics" if ctx.chat.config().serve_metrics => {
             ctx.allow(&[Method::GET, Method::HEAD])?;
-            let body = ctx.chat.metrics().render();
+            let fan_out = ctx.chat.service().broker().fan_out_stats();
+            let body = ctx.chat.metrics().render_with(fan_out);
             Ok(text_response(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",

@@ -1,6 +1,7 @@
 //! `Metrics`: lock-free counters of the HTTP and WebSocket layer, rendered in the Prometheus
 //! text format at `/metrics`.
 
+use chat_core::broker::FanOutStats;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -68,80 +69,114 @@ impl Metrics {
 
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
+        self.render_with(None)
+    }
+
+    /// [`Metrics::render`], plus the broker's fan-out counters when it keeps them (see
+    /// [`chat_core::Broker::fan_out_stats`]).
+    pub fn render_with(&self, fan_out: Option<FanOutStats>) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::with_capacity(2048);
-        let mut line = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
         line(
+            &mut out,
             "chat_ws_connections_open",
             "gauge",
             "WebSocket connections open now.",
             get(&self.connections_open),
         );
         line(
+            &mut out,
             "chat_ws_connections_total",
             "counter",
             "WebSocket connections accepted.",
             get(&self.connections_total),
         );
         line(
+            &mut out,
             "chat_messages_posted_total",
             "counter",
             "Messages committed through this server.",
             get(&self.messages_posted),
         );
         line(
+            &mut out,
             "chat_ws_sends_batched_total",
             "counter",
             "Send frames posted in one store call with others that arrived with them.",
             get(&self.sends_batched),
         );
         line(
+            &mut out,
             "chat_ws_deliveries_total",
             "counter",
             "Frames sent to WebSocket connections.",
             get(&self.deliveries),
         );
         line(
+            &mut out,
             "chat_ws_send_queue_overflows_total",
             "counter",
             "Connections closed as slow consumers.",
             get(&self.send_queue_overflows),
         );
         line(
+            &mut out,
             "chat_ws_frames_received_total",
             "counter",
             "Client frames received.",
             get(&self.frames_received),
         );
         line(
+            &mut out,
             "chat_ws_error_frames_total",
             "counter",
             "Error frames sent.",
             get(&self.error_frames),
         );
         line(
+            &mut out,
             "chat_rate_limited_total",
             "counter",
             "Actions refused by a rate limit.",
             get(&self.rate_limited),
         );
         line(
+            &mut out,
             "chat_http_client_errors_total",
             "counter",
             "HTTP responses with a 4xx status.",
             get(&self.http_client_errors),
         );
         line(
+            &mut out,
             "chat_http_server_errors_total",
             "counter",
             "HTTP responses with a 5xx status.",
             get(&self.http_server_errors),
         );
+        if let Some(stats) = fan_out {
+            line(
+                &mut out,
+                "chat_broker_rooms",
+                "gauge",
+                "Rooms with subscribers on this node.",
+                stats.rooms as u64,
+            );
+            line(
+                &mut out,
+                "chat_broker_lags_total",
+                "counter",
+                "Times a subscriber fell more than its room's ring behind and re-read the store.",
+                stats.lags,
+            );
+            line(
+                &mut out,
+                "chat_broker_rings_deepened_total",
+                "counter",
+                "Times a room's ring was replaced by a deeper one.",
+                stats.rings_deepened,
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP chat_http_request_duration_seconds HTTP request latency.\n# TYPE chat_http_request_duration_seconds histogram"
@@ -166,6 +201,14 @@ impl Metrics {
     }
 }
 
+/// Writes one metric with its help and type lines.
+fn line(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +227,22 @@ mod tests {
         assert!(text.contains("chat_http_client_errors_total 1"));
         assert!(text.contains("chat_http_server_errors_total 1"));
         assert!(text.contains("chat_ws_connections_open 0"));
+        assert!(
+            !text.contains("chat_broker_"),
+            "no broker counters without a broker"
+        );
+    }
+
+    #[test]
+    fn renders_the_fan_out_counters() {
+        let stats = FanOutStats {
+            rooms: 3,
+            lags: 7,
+            rings_deepened: 2,
+        };
+        let text = Metrics::default().render_with(Some(stats));
+        assert!(text.contains("# TYPE chat_broker_rooms gauge\nchat_broker_rooms 3\n"));
+        assert!(text.contains("\nchat_broker_lags_total 7\n"));
+        assert!(text.contains("\nchat_broker_rings_deepened_total 2\n"));
     }
 }

@@ -559,6 +559,7 @@ async fn slow_reader_is_closed_while_others_keep_receiving(kind: Kind) {
         text.contains("chat_ws_send_queue_overflows_total 1"),
         "{text}"
     );
+    assert!(text.contains("\nchat_broker_rooms 1\n"), "{text}");
     assert!(
         s.chat
             .metrics()

@@ -21,7 +21,7 @@ use crate::{BrokerError, Envelope, RoomEvent, RoomId};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
@@ -63,6 +63,20 @@ struct Inner {
     rooms: Mutex<Rooms>,
     initial: usize,
     capacity: usize,
+    lags: AtomicU64,
+    rings_deepened: AtomicU64,
+}
+
+/// What a [`LocalBroker`] has seen since it was made (see [`LocalBroker::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FanOutStats {
+    /// Rooms with subscribers in this process now.
+    pub rooms: usize,
+    /// Times a subscriber fell more than its room's ring behind (each then re-reads the
+    /// store). A rising count means subscribers stall or the node is overloaded.
+    pub lags: u64,
+    /// Times a room's ring was replaced by a deeper one.
+    pub rings_deepened: u64,
 }
 
 #[derive(Default)]
@@ -111,6 +125,8 @@ impl LocalBroker {
                 rooms: Mutex::new(Rooms::default()),
                 initial: initial.clamp(1, capacity),
                 capacity,
+                lags: AtomicU64::new(0),
+                rings_deepened: AtomicU64::new(0),
             }),
         }
     }
@@ -170,6 +186,16 @@ impl LocalBroker {
     /// The length of `room`'s current ring, if it has subscribers in this process.
     pub fn ring_len(&self, room: RoomId) -> Option<usize> {
         self.inner.rooms().by_id.get(&room).map(|room| room.ring)
+    }
+
+    /// Counters of lags and ring switches since the broker was made, and the rooms subscribed
+    /// now.
+    pub fn stats(&self) -> FanOutStats {
+        FanOutStats {
+            rooms: self.inner.rooms().by_id.len(),
+            lags: self.inner.lags.load(Ordering::Relaxed),
+            rings_deepened: self.inner.rings_deepened.load(Ordering::Relaxed),
+        }
     }
 
     /// Ends every subscription: each receives [`Delivery::Closed`](super::Delivery) once it has
@@ -232,6 +258,7 @@ impl fmt::Debug for RoomGuard {
 
 impl SubscriptionGuard for RoomGuard {
     fn lagged(&self, ring: usize) {
+        self.inner.lags.fetch_add(1, Ordering::Relaxed);
         let mut rooms = self.inner.rooms();
         let capacity = self.inner.capacity;
         let Some(room) = self.room(&mut rooms) else {
@@ -259,6 +286,7 @@ impl SubscriptionGuard for RoomGuard {
         // The old sender goes: its receivers read what is left, then get `Closed` and move.
         room.tx = tx;
         room.ring = deeper;
+        self.inner.rings_deepened.fetch_add(1, Ordering::Relaxed);
     }
 
     fn resubscribe(&self) -> Option<Resubscribed> {
@@ -414,10 +442,13 @@ mod tests {
         assert_eq!(broker.ring_len(room), Some(64));
         assert!(matches!(slow.recv().await, Delivery::Event(_)), "no move");
 
+        let stats = broker.stats();
+        assert_eq!((stats.rooms, stats.lags, stats.rings_deepened), (1, 4, 2));
         drop(slow);
         assert_eq!(broker.subscriber_count(room), 1);
         drop(fast);
         assert!(broker.subscribed_rooms().is_empty());
+        assert_eq!(broker.stats().rooms, 0);
     }
 
     #[tokio::test]

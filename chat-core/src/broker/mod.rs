@@ -7,7 +7,7 @@
 mod local;
 mod subscription;
 
-pub use local::LocalBroker;
+pub use local::{FanOutStats, INITIAL_RING, LocalBroker};
 pub use subscription::{Delivery, Resubscribed, Subscription, SubscriptionGuard};
 
 use crate::{BrokerError, RoomEvent, RoomId};
@@ -38,5 +38,12 @@ pub trait Broker: Send + Sync + 'static {
     /// commit order (see [`PostListener`](crate::PostListener)).
     fn in_process(&self) -> Option<LocalBroker> {
         None
+    }
+
+    /// This node's fan-out counters (lags, ring switches), for monitoring. The default gives
+    /// the in-process broker's, if there is one; brokers that span nodes give their local
+    /// fan-out's.
+    fn fan_out_stats(&self) -> Option<FanOutStats> {
+        self.in_process().map(|local| local.stats())
     }
 }

@@ -1,4 +1,4 @@
-//! Cases for stores that announce their posts ([`PostListener`]): not part of
+//! Cases for stores that announce their posts ([`PostListener`](crate::PostListener)): not part of
 //! [`conformance_tests!`](crate::conformance_tests) because announcing is optional; a store
 //! that does runs these from its own tests, one line each.
 

@@ -24,7 +24,8 @@ use tokio::time::Instant;
 /// How long closing may take (queued frames, close frame, flush) before the socket is dropped.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Most text frames handled together (see [`Connection::on_texts`]).
+/// Most text frames read off the socket and handled together (a run of `send` frames among
+/// them is posted with one store call).
 pub const READ_BATCH: usize = 32;
 
 /// What a transport delivers to the engine.

@@ -31,6 +31,7 @@ pub use stats::BrokerStats;
 
 use crate::{PgError, PostgresStore};
 use async_trait::async_trait;
+use chat_core::broker::FanOutStats;
 use chat_core::{Broker, BrokerError, Envelope, LocalBroker, RoomEvent, RoomId, Subscription};
 use listener::ListenerContext;
 use notice::Notice;
@@ -199,5 +200,9 @@ impl Broker for PostgresBroker {
             return Err(BrokerError::Closed);
         }
         Ok(self.inner.local.subscribe_local(room))
+    }
+
+    fn fan_out_stats(&self) -> Option<FanOutStats> {
+        Some(self.inner.local.stats())
     }
 }
