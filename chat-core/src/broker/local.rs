@@ -12,8 +12,8 @@
 //! on a slow 2-core machine, rings of 1,024 made lagging subscribers fall further behind until
 //! the server collapsed (p50 0.9-1.6 s, 1,300-1,700 lags in 8 s), where rings of 2,048 to 8,192
 //! had no lag at all. When a ring is replaced, the broker opens a receiver of the new ring for
-//! every receiver of the old one, right at the switch, and parks it: each subscriber reads what
-//! is left in the old ring, then takes a parked receiver and reads on without a gap, so no one
+//! every subscription of the room, right at the switch, and parks it: each subscription reads
+//! what is left in its ring, then takes a parked receiver and reads on without a gap, so no one
 //! has to re-read the store because of the switch.
 
 use super::{Broker, Resubscribed, Subscription, SubscriptionGuard};
@@ -52,7 +52,7 @@ struct Room {
 }
 
 /// The ring that replaced a room's ring of length `from`, with receivers of it opened at the
-/// switch, one for each receiver the old ring had, waiting for their subscriptions to move.
+/// switch, one for each subscription the room had then, waiting for them to move.
 struct Successor {
     from: usize,
     to: usize,
@@ -271,13 +271,11 @@ impl SubscriptionGuard for RoomGuard {
         let deeper = ring.saturating_mul(GROWTH).min(capacity);
         tracing::debug!(room = %self.room, from = ring, to = deeper, "deepening a room's ring");
         let (tx, _) = broadcast::channel(deeper);
-        // One for every receiver of the old ring, parked ones included (their subscriptions
-        // will move through it too). A subscription being dropped right now may already have
-        // dropped its receiver and not yet its guard: its guard then gives up one parked here
-        // that another subscription needed, which then moves with a store read (`Resumed`).
-        let parked = (0..room.tx.receiver_count())
-            .map(|_| tx.subscribe())
-            .collect();
+        // One for every subscription of the room: each reads the old ring or an older one
+        // and will move through this one. Counted under this lock, so a subscription being
+        // dropped (its receiver gone, its guard not yet) still gets one, which its guard then
+        // gives up.
+        let parked = (0..room.subscribers).map(|_| tx.subscribe()).collect();
         room.successors.push(Successor {
             from: ring,
             to: deeper,
