@@ -171,7 +171,7 @@ impl LocalBroker {
             generation,
             ring: AtomicUsize::new(ring),
         };
-        Subscription::on_ring(rx, ring, Box::new(guard))
+        Subscription::new(rx, Some(Box::new(guard)))
     }
 
     /// How many subscriptions to `room` are open in this process.
@@ -257,8 +257,9 @@ impl fmt::Debug for RoomGuard {
 }
 
 impl SubscriptionGuard for RoomGuard {
-    fn lagged(&self, ring: usize) {
+    fn lagged(&self) {
         self.inner.lags.fetch_add(1, Ordering::Relaxed);
+        let ring = self.ring.load(Ordering::Relaxed);
         let mut rooms = self.inner.rooms();
         let capacity = self.inner.capacity;
         let Some(room) = self.room(&mut rooms) else {
@@ -297,22 +298,14 @@ impl SubscriptionGuard for RoomGuard {
             .find(|s| s.from == from)
             .and_then(|s| Some((s.parked.pop()?, s.to)));
         room.successors.retain(|s| !s.parked.is_empty());
-        let moved = match parked {
-            Some((rx, to)) => Resubscribed {
-                rx,
-                ring: to,
-                gapless: true,
-            },
-            // Every receiver of a replaced ring has one parked, so this should not happen; if
-            // it does, the end of the current ring and a store read do as well.
-            None => Resubscribed {
-                rx: room.tx.subscribe(),
-                ring: room.ring,
-                gapless: false,
-            },
+        let (rx, ring, gapless) = match parked {
+            Some((rx, to)) => (rx, to, true),
+            // Every subscription of a replaced ring has one parked, so this should not happen;
+            // if it does, the end of the current ring and a store read do as well.
+            None => (room.tx.subscribe(), room.ring, false),
         };
-        self.ring.store(moved.ring, Ordering::Relaxed);
-        Some(moved)
+        self.ring.store(ring, Ordering::Relaxed);
+        Some(Resubscribed { rx, gapless })
     }
 }
 

@@ -27,18 +27,14 @@ pub enum Delivery {
 #[derive(Debug)]
 pub struct Subscription {
     rx: broadcast::Receiver<Arc<Envelope>>,
-    /// The length of the ring `rx` reads (0: unknown, the subscription never moves).
-    ring: usize,
     guard: Option<Box<dyn SubscriptionGuard>>,
 }
 
 /// Lives as long as a [`Subscription`], so a broker can release per-room resources when it is
 /// dropped, and can give a subscription that lagged or whose channel closed a deeper ring.
 pub trait SubscriptionGuard: Send + Sync + std::fmt::Debug + 'static {
-    /// The subscription lagged on a ring of `ring` events. The default does nothing.
-    fn lagged(&self, ring: usize) {
-        let _ = ring;
-    }
+    /// The subscription lagged. The default does nothing.
+    fn lagged(&self) {}
 
     /// The subscription's channel closed: where it goes on reading, or `None` when the room
     /// itself is closed (the default).
@@ -53,35 +49,20 @@ pub trait SubscriptionGuard: Send + Sync + std::fmt::Debug + 'static {
 pub struct Resubscribed {
     /// The receiver to read from now on.
     pub rx: broadcast::Receiver<Arc<Envelope>>,
-    /// The length of its ring.
-    pub ring: usize,
     /// Whether `rx` starts right after the last event of the closed channel, so nothing is
     /// missed; otherwise the subscriber is told [`Delivery::Resumed`].
     pub gapless: bool,
 }
 
 impl Subscription {
-    /// A subscription reading from a broadcast receiver. `guard` is dropped with it; a closed
-    /// channel ends the subscription.
+    /// A subscription reading from a broadcast receiver. `guard` is dropped with it, is told
+    /// when the subscription lags, and is asked where to read on when the channel closes
+    /// (without a guard, a closed channel ends the subscription).
     pub fn new(
         rx: broadcast::Receiver<Arc<Envelope>>,
         guard: Option<Box<dyn SubscriptionGuard>>,
     ) -> Subscription {
-        Subscription { rx, ring: 0, guard }
-    }
-
-    /// A subscription reading a ring of `ring` events, which tells `guard` when it lags and
-    /// asks it for the room's current channel when its own closes.
-    pub fn on_ring(
-        rx: broadcast::Receiver<Arc<Envelope>>,
-        ring: usize,
-        guard: Box<dyn SubscriptionGuard>,
-    ) -> Subscription {
-        Subscription {
-            rx,
-            ring,
-            guard: Some(guard),
-        }
+        Subscription { rx, guard }
     }
 
     /// Waits for the next delivery.
@@ -116,7 +97,7 @@ impl Subscription {
 
     fn lagged(&mut self, skipped: u64) -> Delivery {
         if let Some(guard) = &self.guard {
-            guard.lagged(self.ring);
+            guard.lagged();
         }
         Delivery::Lagged { skipped }
     }
@@ -127,7 +108,6 @@ impl Subscription {
         match self.guard.as_ref().and_then(|g| g.resubscribe()) {
             Some(moved) => {
                 self.rx = moved.rx;
-                self.ring = moved.ring;
                 (!moved.gapless).then_some(Delivery::Resumed)
             }
             None => Some(Delivery::Closed),

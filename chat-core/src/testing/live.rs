@@ -263,7 +263,6 @@ pub async fn a_resumed_feed_reads_the_store_at_once(store: Arc<dyn Store>) {
             let next = self.next.lock().ok()?.take()?;
             Some(Resubscribed {
                 rx: next.subscribe(),
-                ring: 4,
                 gapless: false,
             })
         }
@@ -277,7 +276,7 @@ pub async fn a_resumed_feed_reads_the_store_at_once(store: Arc<dyn Store>) {
     let guard = RejoinAtTheEnd {
         next: std::sync::Mutex::new(Some(next.clone())),
     };
-    let subscription = Subscription::on_ring(rx, 4, Box::new(guard));
+    let subscription = Subscription::new(rx, Some(Box::new(guard)));
     let mut feed = RoomFeed::new(room.id, subscription, store, Seq(0), false);
     // Posted while the feed's channel is being replaced: it reaches neither channel.
     h.service.post(&ann, room.id, "m1", None).await.unwrap();
