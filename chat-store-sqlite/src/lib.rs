@@ -25,6 +25,8 @@
 //! - `writer`: one thread owning the write connection, fed by a bounded channel; group
 //!   commit of everything queued, one SAVEPOINT per request (none for posts), answers after
 //!   COMMIT; keeps the rooms' seq counters, usernames and checked memberships in memory.
+//! - `client_ids`: the idempotency keys of posts, kept by the writer in memory and added to
+//!   their table in sorted batches between groups.
 //! - `readers`: a few threads owning read connections (with the search file attached), so
 //!   reads never block the reactor.
 //! - `checkpointer`: a thread that checkpoints the WAL beside the writer, so checkpoint
@@ -42,9 +44,11 @@
 //! ## Write path and its costs
 //! A post is: the author's name (cached by the writer: usernames never change), the next seq
 //! from the writer's in-memory counter of `rooms.last_seq` (written back once per room per
-//! group, before COMMIT), and the insert. A repeated client id (idempotency) is detected by
-//! the insert itself failing on the unique (author, client_id) index, before it wrote anything;
-//! only then is the original looked up. The full-text index is not written on this path (see
+//! group, before COMMIT), a lookup of its client id (idempotency: the writer's memory, then
+//! the `client_ids` table), and the insert. No index is written per post but the room's
+//! (room, seq): the client-id keys go to their table in batches (see `client_ids`; a unique
+//! index on (author, client_id) wrote one page per post at the author's place in the tree,
+//! which made a third of the WAL), and the full-text index is not written on this path (see
 //! the next section). Several SQLite behaviours shape the code:
 //! - Every page first changed under a savepoint or a statement journal is copied to that
 //!   journal: posts, whose only write is one single-row INSERT, run without a savepoint (see
@@ -55,8 +59,6 @@
 //!   per statement), so the hot path uses `last_insert_rowid` instead.
 //! - With a memory map, SQLite searches the WAL index before its page cache on every page
 //!   access, so the writer's connection has none (readers keep theirs).
-//! - The client-id lookup (on repeats only) avoids a join that SQLite runs 20 times slower
-//!   than the plain index probe.
 //! - SQLite plans a statement with the value bound to its `LIMIT ?`, and re-prepares it at
 //!   every new binding; the statements of the indexer and of search have no LIMIT and stop
 //!   stepping instead.
@@ -123,6 +125,7 @@
 //! the current SQLite and driver; nothing here needs sqlx.
 
 mod checkpointer;
+mod client_ids;
 mod error;
 mod indexer;
 mod messages;
@@ -187,6 +190,10 @@ pub struct SqliteOptions {
     /// next, so that batches stay large (an idle indexer indexes at once, and a search that
     /// must wait for it ends the wait).
     pub index_linger: Duration,
+    /// Posts the writer lets pass before it adds their idempotency keys (author and client
+    /// id) to the file, in one transaction between two groups; until then it keeps them in
+    /// memory (see the `client_ids` module). Larger batches write fewer pages per post.
+    pub client_ids_batch: usize,
 }
 
 impl Default for SqliteOptions {
@@ -203,6 +210,7 @@ impl Default for SqliteOptions {
             checkpoint_interval: Duration::from_millis(10),
             index_batch: 2_048,
             index_linger: Duration::from_millis(50),
+            client_ids_batch: 4_096,
         }
     }
 }
@@ -277,6 +285,7 @@ impl SqliteStore {
             writer_conn,
             options.write_queue,
             options.max_batch,
+            options.client_ids_batch,
             Arc::clone(&tracker),
         )?;
         let indexer = Indexer::start(

@@ -1,7 +1,7 @@
 //! `MessageStore` for SQLite (search is in [`crate::search`]): the per-room seq comes from the
 //! writer's counter of `rooms.last_seq` (see [`crate::writer`]), taken inside the writer's
-//! transaction, so seqs are gap-free and never repeat; idempotent posts are found by the
-//! unique (author, client_id) index.
+//! transaction, so seqs are gap-free and never repeat; idempotent posts are found by their
+//! (author, client_id) key (see [`crate::client_ids`]).
 
 use crate::error::DbResult;
 use crate::indexer;
@@ -32,39 +32,23 @@ fn message_by_id(conn: &Connection, id: i64) -> DbResult<Option<Message>> {
         .optional()?)
 }
 
-/// The message an earlier post with the same author and client id created, if any.
-fn original(conn: &Connection, new: &NewMessage) -> DbResult<Option<Posted>> {
-    let Some(client_id) = &new.client_id else {
+/// The message an earlier post with the same author and client id created, if it still
+/// exists (one deleted with its room leaves its key free). Without a client id, none.
+fn original(conn: &WriteTx<'_>, new: &NewMessage) -> DbResult<Option<Posted>> {
+    let Some(id) = conn.client_id_message(new.author, new.client_id.as_deref())? else {
         return Ok(None);
     };
-    let id: Option<i64> = conn
-        .prepare_cached(sql::MESSAGE_ID_BY_CLIENT_ID)?
-        .query_row(params![new.author.0, client_id], |r| r.get(0))
-        .optional()?;
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    let message = message_by_id(conn, id)?.ok_or_else(not_found)?;
-    Ok(Some(Posted {
+    Ok(message_by_id(conn, id)?.map(|message| Posted {
         message,
         duplicate: true,
     }))
 }
 
-/// Whether an error is the violation of a UNIQUE constraint.
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _)
-        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
-}
-
 /// The post itself, run by the writer inside the group transaction, without a savepoint: only
-/// reads before the one INSERT. A repeated client id is found by the INSERT itself, which
-/// the unique (author, client_id) index makes fail before it writes anything; only then is
-/// the original looked up. That saves an index probe per post; the answers are those of
-/// looking the client id up first (a repeat is answered with the original even when posted
-/// to another room, existing or not; an original cannot exist for a missing author). The
-/// membership is checked before, with the write, as the trait asks: a non-member is refused
-/// even for a repeated client id.
+/// reads before the one INSERT. A repeat is answered with the original even when posted to
+/// another room, existing or not (an original cannot exist for a missing author). The
+/// membership is checked before, as the trait asks: a non-member is refused even for a
+/// repeated client id.
 fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
     let Some(author_name) = conn.username(new.author)? else {
         return Err(StoreError::NotFound(Entity::User).into());
@@ -78,24 +62,20 @@ fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
     if !conn.is_member(new.room, new.author)? {
         return Err(StoreError::NotMember.into());
     }
-    let inserted = conn.prepare_cached(sql::MESSAGE_INSERT)?.execute(params![
+    if let Some(posted) = original(conn, &new)? {
+        return Ok(posted);
+    }
+    conn.prepare_cached(sql::MESSAGE_INSERT)?.execute(params![
         new.room.0,
         seq,
         new.author.0,
         new.body,
         new.client_id,
         new.created_at.0
-    ]);
-    if let Err(e) = inserted {
-        if is_unique_violation(&e)
-            && let Some(posted) = original(conn, &new)?
-        {
-            return Ok(posted);
-        }
-        return Err(e.into());
-    }
+    ])?;
     let id = conn.last_insert_rowid();
     conn.take_seq(new.room, seq);
+    conn.note_client_id(new.author, new.client_id.as_deref(), id);
     // Indexed for search by the indexer thread, which learns of it after COMMIT.
     conn.note_message(id);
     let posted = Posted {

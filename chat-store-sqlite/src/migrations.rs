@@ -12,6 +12,7 @@ pub(crate) const APPLICATION_ID: i32 = 0x4348_4154;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_search_file.sql"),
+    include_str!("../migrations/0003_client_ids.sql"),
 ];
 
 /// The newest schema version this code knows.

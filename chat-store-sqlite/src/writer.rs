@@ -33,6 +33,7 @@
 //! hands them to the listener in order right after COMMIT, before answering anyone: posts are
 //! published in seq order the moment they are durable.
 
+use crate::client_ids::ClientIds;
 use crate::error::{DbResult, SqliteError};
 use crate::indexer::{Tracker, WriterStopped};
 use crate::search_file::Watermarks;
@@ -70,6 +71,8 @@ pub(crate) struct WriterCache {
     /// Memberships (room, user) known to exist: every post checks one. Only the writer
     /// changes memberships; removing one (or its room) drops it here.
     members: HashSet<(i64, i64)>,
+    /// The idempotency keys of the latest posts (see [`crate::client_ids`]).
+    client_ids: ClientIds,
 }
 
 impl WriterCache {
@@ -78,6 +81,7 @@ impl WriterCache {
         self.rooms.clear();
         self.usernames.clear();
         self.members.clear();
+        self.client_ids.forget();
     }
 
     /// Keeps the memory bounded: once committed, every entry can be reloaded from the file.
@@ -227,6 +231,28 @@ impl WriteTx<'_> {
         Ok(member)
     }
 
+    /// The message an earlier post of `author` with `client_id` created, if any (it may be
+    /// gone since). Call it for every post before its INSERT, even without a client id: it
+    /// makes sure [`WriteTx::note_client_id`] has what it needs.
+    pub(crate) fn client_id_message(
+        &self,
+        author: UserId,
+        client_id: Option<&str>,
+    ) -> DbResult<Option<i64>> {
+        self.cache
+            .borrow_mut()
+            .client_ids
+            .find(self.conn, author.0, client_id)
+    }
+
+    /// Records the idempotency key of a message posted in this transaction.
+    pub(crate) fn note_client_id(&self, author: UserId, client_id: Option<&str>, id: i64) {
+        self.cache
+            .borrow_mut()
+            .client_ids
+            .posted(author.0, client_id, id);
+    }
+
     /// Forgets a membership (it is being removed).
     pub(crate) fn forget_member(&self, room: RoomId, user: UserId) {
         self.cache.borrow_mut().members.remove(&(room.0, user.0));
@@ -327,10 +353,13 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer thread with its connection; it reports what it commits to `tracker`.
+    /// Every `client_ids_batch` posts, it adds their idempotency keys to the file (see
+    /// [`crate::client_ids`]).
     pub(crate) fn start(
         conn: Connection,
         capacity: usize,
         max_batch: usize,
+        client_ids_batch: usize,
         tracker: Arc<Tracker>,
     ) -> Result<Writer, SqliteError> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
@@ -341,7 +370,11 @@ impl Writer {
             .spawn(move || {
                 // Tells the indexer when this thread ends, however it ends.
                 let stopped = WriterStopped(tracker);
-                run(conn, rx, max_batch.max(1), &announce, &stopped.0);
+                let limits = Limits {
+                    max_batch: max_batch.max(1),
+                    client_ids_batch,
+                };
+                run(conn, rx, limits, &announce, &stopped.0);
             })
             .map_err(|e| SqliteError::Thread(e.to_string()))?;
         Ok(Writer { tx, listener })
@@ -405,14 +438,24 @@ impl Writer {
     }
 }
 
+/// The writer thread's sizes.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Most requests in one group.
+    max_batch: usize,
+    /// Posts between two additions of their idempotency keys to the file.
+    client_ids_batch: usize,
+}
+
 /// The writer thread's loop.
 fn run(
     conn: Connection,
     mut rx: mpsc::Receiver<Command>,
-    max_batch: usize,
+    limits: Limits,
     listener: &Listener,
     tracker: &Tracker,
 ) {
+    let max_batch = limits.max_batch;
     let cache = RefCell::new(WriterCache::default());
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -440,22 +483,45 @@ fn run(
                 }
             }
             commit_group(&conn, &cache, &mut batch, listener.get(), tracker);
-            let result = shutdown(&conn);
+            let result = shutdown(&conn, &cache);
             // Closed before answering: once `close` returned, the file is left alone.
             drop(conn);
             let _ = reply.send(result);
             return;
         }
         commit_group(&conn, &cache, &mut batch, listener.get(), tracker);
+        if cache.borrow().client_ids.due(limits.client_ids_batch) {
+            add_client_ids(&conn, &cache);
+        }
     }
     // Every handle is gone: the queue is drained, so just tidy up.
-    if let Err(e) = shutdown(&conn) {
+    if let Err(e) = shutdown(&conn, &cache) {
         tracing::warn!(error = %e, "closing the chat database failed");
     }
 }
 
-/// Final checkpoint so the main file holds everything and the WAL is truncated.
-fn shutdown(conn: &Connection) -> Result<(), SqliteError> {
+/// Writes a slice of the idempotency keys to the file, between two groups (see
+/// [`crate::client_ids`]). Returns whether it wrote anything. A failure only costs time: the
+/// keys stay in memory (and in `messages`), and the next group tries again.
+fn add_client_ids(conn: &Connection, cache: &RefCell<WriterCache>) -> bool {
+    let started = std::time::Instant::now();
+    match cache.borrow_mut().client_ids.step(conn) {
+        Ok(0) => false,
+        Ok(keys) => {
+            tracing::trace!(keys, took = ?started.elapsed(), "idempotency keys added");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "adding idempotency keys to the chat database failed");
+            false
+        }
+    }
+}
+
+/// Final checkpoint so the main file holds everything and the WAL is truncated; the
+/// idempotency keys are added first, so the next start has none to read back.
+fn shutdown(conn: &Connection, cache: &RefCell<WriterCache>) -> Result<(), SqliteError> {
+    while add_client_ids(conn, cache) {}
     conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(())
 }
@@ -594,7 +660,7 @@ mod tests {
         let conn = Connection::open(dir.join("w.db")).unwrap();
         conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
             .unwrap();
-        Writer::start(conn, 64, 64, tracker()).unwrap()
+        Writer::start(conn, 64, 64, 64, tracker()).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

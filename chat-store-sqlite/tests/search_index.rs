@@ -441,11 +441,15 @@ async fn an_index_missing_changes_the_database_deleted_is_rebuilt() {
 async fn a_version_1_database_gets_its_index_moved_out() {
     let fx = Fixture::new();
     let room = hundred(&fx).await;
-    // Back to schema version 1: the index inside the database, no change log, no index file.
+    // Back to schema version 1: the index inside the database, no change log, no index file
+    // (and the idempotency keys in their index: migration 3 undone).
     {
         let main = Connection::open(&fx.path).unwrap();
         main.execute_batch(
-            "DROP TABLE search_changes;
+            "DROP TABLE client_ids;
+             DROP TABLE client_ids_state;
+             CREATE UNIQUE INDEX messages_author_client ON messages (author_id, client_id);
+             DROP TABLE search_changes;
              DROP TABLE search_link;
              CREATE VIRTUAL TABLE messages_fts USING fts5 (
                  words, content = '', contentless_delete = 1,
