@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the SQLite store: posts per second with 1 and with 64 concurrent
-//! posters, the latest-50 history page and a page 500k messages back in a room of 1M messages,
+//! posters (one author in one room, and 64 authors in 8 rooms, as a chat server sees them: every
+//! group commit then holds posts of many authors in several rooms), the latest-50 history page and a page 500k messages back in a room of 1M messages,
 //! and full-text search in that room. The 1M-message database is built once (through the
 //! store itself, by concurrent posters) and cached in the system temp dir.
 
@@ -103,6 +104,67 @@ async fn post_concurrently(
     }
 }
 
+/// `authors` users spread over `rooms` rooms, each a member of its own; each with its room.
+async fn authors_in_rooms(
+    store: &SqliteStore,
+    authors: usize,
+    rooms: usize,
+) -> Vec<(User, ChatRoom)> {
+    let (owner, _) = user_and_room(store, "owner").await;
+    let mut made = Vec::new();
+    for r in 0..rooms {
+        let name = format!("room{r}");
+        let room = match store.room_by_name(&name).await.unwrap() {
+            Some(room) => room,
+            None => store
+                .create_room(NewRoom {
+                    name,
+                    description: String::new(),
+                    created_by: owner.id,
+                    created_at: Timestamp::now(),
+                })
+                .await
+                .unwrap(),
+        };
+        made.push(room);
+    }
+    let mut pairs = Vec::new();
+    for a in 0..authors {
+        let user = store
+            .create_user(NewUser {
+                username: format!("author{a}"),
+                password_hash: "x".into(),
+                is_admin: false,
+                created_at: Timestamp::now(),
+            })
+            .await
+            .unwrap();
+        let room = made[a % rooms].clone();
+        store
+            .add_member(room.id, user.id, Timestamp::now())
+            .await
+            .unwrap();
+        pairs.push((user, room));
+    }
+    pairs
+}
+
+/// Every (author, room) of `pairs` posting `each` messages, all concurrently.
+async fn post_as_many(store: &SqliteStore, pairs: &[(User, ChatRoom)], each: u64) {
+    let mut tasks = Vec::with_capacity(pairs.len());
+    for (p, (user, room)) in pairs.iter().enumerate() {
+        let (store, user, room) = (store.clone(), user.clone(), room.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..each {
+                post(&store, &user, &room, p as u64 * each + i).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 /// The cached database with one room of `BIG_ROOM` messages.
 fn big_database(rt: &tokio::runtime::Runtime) -> (SqliteStore, ChatRoom) {
     let path = std::env::temp_dir().join("chat-store-sqlite-bench-1m-v3.db");
@@ -160,6 +222,10 @@ fn posts(c: &mut Criterion) {
     group.bench_function("64 posters", |b| {
         b.to_async(&rt)
             .iter(|| post_concurrently(&store, &user, &room, posters, each));
+    });
+    let pairs = rt.block_on(authors_in_rooms(&store, posters as usize, 8));
+    group.bench_function("64 authors in 8 rooms", |b| {
+        b.to_async(&rt).iter(|| post_as_many(&store, &pairs, each));
     });
     group.finish();
     rt.block_on(store.close()).unwrap();
