@@ -53,23 +53,18 @@ struct Pending {
     highest: i64,
     /// The keys above `upto` not in `batch`: author, then client id, to message id.
     keys: HashMap<i64, HashMap<String, i64>>,
-    /// How many keys `keys` holds.
-    count: usize,
     /// The batch being added, if any.
     batch: Option<Batch>,
 }
 
 impl Pending {
     fn insert(&mut self, author: i64, client_id: String, id: i64) {
-        if self
-            .keys
-            .entry(author)
-            .or_default()
-            .insert(client_id, id)
-            .is_none()
-        {
-            self.count += 1;
-        }
+        self.keys.entry(author).or_default().insert(client_id, id);
+    }
+
+    /// How many keys `keys` holds.
+    fn count(&self) -> usize {
+        self.keys.values().map(HashMap::len).sum()
     }
 
     fn find(&self, author: i64, client_id: &str) -> Option<i64> {
@@ -86,7 +81,7 @@ impl Pending {
 
     /// Moves every key into a new sorted batch.
     fn start_batch(&mut self) {
-        let mut keys: Vec<Key> = Vec::with_capacity(self.count);
+        let mut keys: Vec<Key> = Vec::with_capacity(self.count());
         for (author, ids) in std::mem::take(&mut self.keys) {
             keys.extend(
                 ids.into_iter()
@@ -94,7 +89,6 @@ impl Pending {
             );
         }
         keys.sort_unstable();
-        self.count = 0;
         self.batch = Some(Batch {
             keys,
             next: 0,
@@ -113,10 +107,11 @@ pub(crate) struct ClientIds {
 impl ClientIds {
     /// The keys above the watermark, read from the file if not known.
     fn pending(&mut self, conn: &Connection) -> DbResult<&mut Pending> {
-        if self.pending.is_none() {
-            self.pending = Some(load(conn)?);
-        }
-        Ok(self.pending.get_or_insert_with(Pending::default))
+        let pending = match self.pending.take() {
+            Some(pending) => pending,
+            None => load(conn)?,
+        };
+        Ok(self.pending.insert(pending))
     }
 
     /// The message that `author` created with `client_id`, if it did (the message itself may
@@ -165,7 +160,7 @@ impl ClientIds {
     #[cfg(test)]
     pub(crate) fn remembered(&self) -> usize {
         self.pending.as_ref().map_or(0, |p| {
-            p.count + p.batch.as_ref().map_or(0, |b| b.keys.len() - b.next)
+            p.count() + p.batch.as_ref().map_or(0, |b| b.keys.len() - b.next)
         })
     }
 
