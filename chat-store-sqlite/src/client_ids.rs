@@ -16,13 +16,15 @@
 //! and whenever a rollback drops the writer's cache. Keys written by an unfinished batch are
 //! harmless: they are right, and written again (`INSERT OR REPLACE`).
 //!
-//! A lookup checks memory first, then the table. A key whose message is gone (deleted with its
-//! room) counts as unused: a new post takes it over, as it did with the index, where the
+//! A lookup checks memory first, then a Bloom filter of the table's keys ([`KeyFilter`], built
+//! between groups as well), and only then the table. A key whose message is gone (deleted with
+//! its room) counts as unused: a new post takes it over, as it did with the index, where the
 //! cascade removed the entry.
 //!
 //! [`SqliteOptions::client_ids_batch`]: crate::SqliteOptions::client_ids_batch
 
 use crate::error::DbResult;
+use crate::key_filter::KeyFilter;
 use crate::sql;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -97,11 +99,14 @@ impl Pending {
     }
 }
 
-/// The writer's view of the idempotency keys (see the module documentation). Holds nothing
+/// The writer's view of the idempotency keys (see the module documentation). Holds no keys
 /// until first used, and again after [`ClientIds::forget`].
 #[derive(Debug, Default)]
 pub(crate) struct ClientIds {
     pending: Option<Pending>,
+    /// The table's keys, as a Bloom filter. Survives [`ClientIds::forget`]: only the slices
+    /// write to the table, in transactions of their own.
+    filter: KeyFilter,
 }
 
 impl ClientIds {
@@ -130,6 +135,9 @@ impl ClientIds {
         if let Some(id) = pending.find(author, client_id) {
             return Ok(Some(id));
         }
+        if !self.filter.may_contain(author, client_id) {
+            return Ok(None);
+        }
         Ok(conn
             .prepare_cached(sql::CLIENT_ID_MESSAGE)?
             .query_row(params![author, client_id], |r| r.get(0))
@@ -154,6 +162,19 @@ impl ClientIds {
             p.batch.is_some()
                 || p.highest - p.upto >= i64::try_from(batch.max(1)).unwrap_or(i64::MAX)
         })
+    }
+
+    /// Whether [`ClientIds::filter_step`] has work (see [`KeyFilter::due`]).
+    pub(crate) fn filter_due(&self) -> bool {
+        self.filter.due()
+    }
+
+    /// One step of building the Bloom filter of the table's keys (see [`KeyFilter::step`]),
+    /// outside any transaction. Returns how many keys it read.
+    pub(crate) fn filter_step(&mut self, conn: &Connection) -> DbResult<usize> {
+        // The table holds at most one key per message up to the watermark.
+        let expected = usize::try_from(self.pending(conn)?.upto).unwrap_or(0);
+        Ok(self.filter.step(conn, expected)?)
     }
 
     /// Keys remembered above the watermark (in a batch or not).
@@ -207,6 +228,9 @@ impl ClientIds {
                 conn.execute_batch("ROLLBACK")?;
             }
             return Err(e);
+        }
+        for (author, client_id, _) in slice {
+            self.filter.insert(*author, client_id);
         }
         let written = slice.len();
         batch.next = end;
@@ -302,6 +326,59 @@ mod tests {
         assert_eq!(ids.step(&conn).unwrap(), 1);
         assert_eq!(table(&conn), (keys as i64 + 2, keys as i64 + 1));
         assert_eq!(ids.step(&conn).unwrap(), 0, "nothing left");
+    }
+
+    #[test]
+    fn once_the_filter_is_built_new_keys_skip_the_table_and_written_ones_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open::open_writer(&dir.path().join("k.db"), &SqliteOptions::default()).unwrap();
+        let mut ids = ClientIds::default();
+        ids.find(&conn, 1, None).unwrap();
+        let first = crate::key_filter::STEP_ROWS + 100;
+        for n in 0..first {
+            ids.posted(1 + (n % 5) as i64, Some(&format!("a{n}")), n as i64 + 1);
+        }
+        while ids.step(&conn).unwrap() > 0 {}
+        assert!(ids.filter_due());
+        assert_eq!(
+            ids.filter_step(&conn).unwrap(),
+            crate::key_filter::STEP_ROWS
+        );
+        // Written while the filter is built, by an author that sorts before the walk.
+        for n in 0..10 {
+            ids.posted(0, Some(&format!("b{n}")), (first + n) as i64 + 1);
+        }
+        while ids.step(&conn).unwrap() > 0 {}
+        // Keys that reach the table behind the writer's back: one before the walk has read
+        // that far is found (by the walk, or in the table meanwhile); one after the filter is
+        // built is ruled out by it, without a lookup.
+        let sneak = |client_id: &str| {
+            conn.execute(sql::CLIENT_ID_INSERT, params![9, client_id, 999_999])
+                .unwrap();
+        };
+        sneak("before");
+        assert_eq!(ids.find(&conn, 9, Some("before")).unwrap(), Some(999_999));
+        while ids.filter_due() {
+            ids.filter_step(&conn).unwrap();
+        }
+        sneak("after");
+        assert_eq!(ids.find(&conn, 9, Some("before")).unwrap(), Some(999_999));
+        assert_eq!(ids.find(&conn, 9, Some("after")).unwrap(), None);
+        assert_eq!(
+            ids.remembered(),
+            0,
+            "every key is in the table, not in memory"
+        );
+        for n in 0..first {
+            let id = ids
+                .find(&conn, 1 + (n % 5) as i64, Some(&format!("a{n}")))
+                .unwrap();
+            assert_eq!(id, Some(n as i64 + 1), "a{n}");
+        }
+        for n in 0..10 {
+            let id = ids.find(&conn, 0, Some(&format!("b{n}"))).unwrap();
+            assert_eq!(id, Some((first + n) as i64 + 1), "b{n}");
+        }
     }
 
     #[test]

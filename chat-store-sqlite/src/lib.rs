@@ -27,6 +27,8 @@
 //!   COMMIT; keeps the rooms' seq counters, usernames and checked memberships in memory.
 //! - `client_ids`: the idempotency keys of posts, kept by the writer in memory and added to
 //!   their table in sorted batches between groups.
+//! - `key_filter`: a Bloom filter of the keys in that table, built by the writer between
+//!   groups, so that a post with a new client id does not look it up in the table.
 //! - `readers`: a few threads owning read connections (with the search file attached), so
 //!   reads never block the reactor.
 //! - `checkpointer`: a thread that checkpoints the WAL beside the writer, so checkpoint
@@ -45,7 +47,8 @@
 //! A post is: the author's name (cached by the writer: usernames never change), the next seq
 //! from the writer's in-memory counter of `rooms.last_seq` (written back once per room per
 //! group, before COMMIT), a lookup of its client id (idempotency: the writer's memory, then
-//! the `client_ids` table), and the insert. No index is written per post but the room's
+//! a Bloom filter of the `client_ids` table, which rules out about 99% of new keys, then the
+//! table), and the insert. No index is written per post but the room's
 //! (room, seq): the client-id keys go to their table in batches (see `client_ids`; a unique
 //! index on (author, client_id) wrote one page per post at the author's place in the tree,
 //! which made a third of the WAL), and the full-text index is not written on this path (see
@@ -128,6 +131,7 @@ mod checkpointer;
 mod client_ids;
 mod error;
 mod indexer;
+mod key_filter;
 mod messages;
 mod migrations;
 mod open;

@@ -119,6 +119,8 @@ pub(crate) const CLIENT_IDS_ABOVE: &str = "SELECT id, author_id, client_id FROM 
 pub(crate) const CLIENT_ID_INSERT: &str = "INSERT OR REPLACE INTO client_ids \
      (author_id, client_id, message_id) VALUES (?1, ?2, ?3)";
 pub(crate) const CLIENT_IDS_SET_UPTO: &str = "UPDATE client_ids_state SET upto = ?1 WHERE id = 1";
+pub(crate) const CLIENT_IDS_AFTER: &str = "SELECT author_id, client_id FROM client_ids \
+     WHERE (author_id, client_id) > (?1, ?2) ORDER BY author_id, client_id LIMIT ?3";
 
 // Messages.
 pub(crate) const MESSAGE_BY_SEQ: &str =
@@ -237,6 +239,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("CLIENT_IDS_ABOVE", CLIENT_IDS_ABOVE),
     ("CLIENT_ID_INSERT", CLIENT_ID_INSERT),
     ("CLIENT_IDS_SET_UPTO", CLIENT_IDS_SET_UPTO),
+    ("CLIENT_IDS_AFTER", CLIENT_IDS_AFTER),
     ("MESSAGE_BY_SEQ", MESSAGE_BY_SEQ),
     ("MESSAGE_BY_ID", MESSAGE_BY_ID),
     ("ROOM_LAST_SEQ", ROOM_LAST_SEQ),

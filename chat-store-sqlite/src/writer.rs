@@ -492,6 +492,8 @@ fn run(
         commit_group(&conn, &cache, &mut batch, listener.get(), tracker);
         if cache.borrow().client_ids.due(limits.client_ids_batch) {
             add_client_ids(&conn, &cache);
+        } else if cache.borrow().client_ids.filter_due() {
+            build_key_filter(&conn, &cache);
         }
     }
     // Every handle is gone: the queue is drained, so just tidy up.
@@ -515,6 +517,15 @@ fn add_client_ids(conn: &Connection, cache: &RefCell<WriterCache>) -> bool {
             tracing::warn!(error = %e, "adding idempotency keys to the chat database failed");
             false
         }
+    }
+}
+
+/// One step of building the Bloom filter of the idempotency keys, between two groups (see
+/// [`crate::key_filter`]). A failure only costs time: lookups go to the table meanwhile.
+fn build_key_filter(conn: &Connection, cache: &RefCell<WriterCache>) {
+    if let Err(e) = cache.borrow_mut().client_ids.filter_step(conn) {
+        let e = chat_core::StoreError::from(e);
+        tracing::warn!(error = %e, "reading idempotency keys for their filter failed");
     }
 }
 
