@@ -265,7 +265,7 @@ fn load(conn: &Connection) -> DbResult<Pending> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SqliteOptions, open};
+    use crate::open;
 
     fn table(conn: &Connection) -> (i64, i64) {
         let upto = conn
@@ -279,8 +279,7 @@ mod tests {
 
     #[test]
     fn a_batch_goes_in_slices_and_every_key_stays_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = open::open_writer(&dir.path().join("k.db"), &SqliteOptions::default()).unwrap();
+        let (_dir, conn) = open::scratch_writer();
         let mut ids = ClientIds::default();
         let keys = SLICE * 2 + 10;
         // Loaded on first use, even for a post without a client id.
@@ -330,8 +329,7 @@ mod tests {
 
     #[test]
     fn once_the_filter_is_built_new_keys_skip_the_table_and_written_ones_are_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = open::open_writer(&dir.path().join("k.db"), &SqliteOptions::default()).unwrap();
+        let (_dir, conn) = open::scratch_writer();
         let mut ids = ClientIds::default();
         ids.find(&conn, 1, None).unwrap();
         let first = crate::key_filter::STEP_ROWS + 100;
@@ -383,8 +381,7 @@ mod tests {
 
     #[test]
     fn a_failed_slice_leaves_file_and_memory_as_they_were() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = open::open_writer(&dir.path().join("k.db"), &SqliteOptions::default()).unwrap();
+        let (_dir, conn) = open::scratch_writer();
         let mut ids = ClientIds::default();
         ids.find(&conn, 1, None).unwrap();
         ids.posted(1, Some("a"), 1);

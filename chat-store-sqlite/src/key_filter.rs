@@ -103,12 +103,12 @@ impl KeyFilter {
     /// used to size the first filter. When the walk reaches the end, the new filter replaces
     /// the old one. Returns how many keys it read. A failure leaves the walk where it was.
     pub(crate) fn step(&mut self, conn: &Connection, expected: usize) -> rusqlite::Result<usize> {
-        let capacity = match &self.ready {
-            Some(ready) => ready.keys.saturating_mul(2),
-            None => expected.saturating_add(expected / 4),
-        };
+        let ready = &self.ready;
         let build = self.build.get_or_insert_with(|| Build {
-            filter: Sized::new(capacity),
+            filter: Sized::new(match ready {
+                Some(full) => full.keys.saturating_mul(2),
+                None => expected.saturating_add(expected / 4),
+            }),
             after: None,
         });
         let (author, client_id) = match &build.after {
@@ -119,18 +119,24 @@ impl KeyFilter {
         let limit = i64::try_from(STEP_ROWS).unwrap_or(i64::MAX);
         let mut stmt = conn.prepare_cached(sql::CLIENT_IDS_AFTER)?;
         let mut rows = stmt.query(params![author, client_id, limit])?;
-        let mut keys: Vec<(i64, String)> = Vec::with_capacity(STEP_ROWS);
+        // The last key read, kept in one buffer rather than a string per row.
+        let mut last: Option<i64> = None;
+        let mut last_client_id = String::new();
+        let mut read = 0;
         while let Some(row) = rows.next()? {
-            keys.push((row.get(0)?, row.get(1)?));
+            let author: i64 = row.get(0)?;
+            let client_id = row.get_ref(1)?.as_str()?;
+            build.filter.insert(author, client_id);
+            last = Some(author);
+            last_client_id.clear();
+            last_client_id.push_str(client_id);
+            read += 1;
         }
-        for (author, client_id) in &keys {
-            build.filter.insert(*author, client_id);
+        if let Some(author) = last {
+            build.after = Some((author, last_client_id));
         }
-        let read = keys.len();
         if read < STEP_ROWS {
             self.ready = self.build.take().map(|b| b.filter);
-        } else {
-            build.after = keys.pop();
         }
         Ok(read)
     }
@@ -145,13 +151,7 @@ impl KeyFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SqliteOptions, open};
-
-    fn database() -> (tempfile::TempDir, Connection) {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = open::open_writer(&dir.path().join("f.db"), &SqliteOptions::default()).unwrap();
-        (dir, conn)
-    }
+    use crate::open;
 
     fn add(conn: &Connection, author: i64, client_id: &str) {
         conn.execute(sql::CLIENT_ID_INSERT, params![author, client_id, 1])
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn rules_out_keys_only_once_the_walk_has_read_the_whole_table() {
-        let (_dir, conn) = database();
+        let (_dir, conn) = open::scratch_writer();
         let keys = STEP_ROWS * 2 + 100;
         conn.execute_batch("BEGIN").unwrap();
         for n in 0..keys {
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_key_written_behind_the_walk_is_not_missed() {
-        let (_dir, conn) = database();
+        let (_dir, conn) = open::scratch_writer();
         for n in 0..STEP_ROWS + 10 {
             add(&conn, 5, &format!("k{n:05}"));
         }
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn a_full_filter_keeps_answering_while_a_larger_one_is_built() {
-        let (_dir, conn) = database();
+        let (_dir, conn) = open::scratch_writer();
         let mut filter = KeyFilter::default();
         build(&mut filter, &conn);
         assert_eq!(filter.capacity(), Some(MIN_CAPACITY));
