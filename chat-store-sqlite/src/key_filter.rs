@@ -4,10 +4,10 @@
 //! at 20,000 posts/s. The filter says "certainly not in the table" for all but about 1% of new
 //! keys; for the rest, and for keys that are there, the table is asked as before.
 //!
-//! The writer builds it between groups, a step at a time as it writes the key slices:
-//! [`KeyFilter::step`] reads the next [`STEP_ROWS`] keys of the table in key order after where
-//! the last step stopped (about a millisecond), and until the walk reaches the end the filter
-//! rules nothing out. Every key the writer adds to the table goes into the filter too
+//! The writer builds it between groups, a step at a time, after any group that leaves no key
+//! slice to write (slices come first): [`KeyFilter::step`] reads the next [`STEP_ROWS`] keys
+//! of the table in key order after where the last step stopped (about a millisecond), and
+//! until the walk reaches the end the filter rules nothing out. Every key the writer adds to the table goes into the filter too
 //! ([`KeyFilter::insert`]), into one being built as well, so a key written behind the walk is
 //! not missed. The table only changes through the writer (the store owns its file), and a
 //! rollback can only leave keys in the filter that are not in the table, which costs a lookup,
