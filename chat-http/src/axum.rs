@@ -4,7 +4,7 @@
 
 use crate::ChatHttp;
 use crate::error::ApiError;
-use crate::protocol::{WsIn, WsOut};
+use crate::protocol::{SocketOptions, WsIn, WsOut};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -67,6 +67,10 @@ async fn upgrade(State(chat): State<ChatHttp>, request: Request) -> Response {
         Ok(user) => user,
         Err(e) => return to_axum(chat.error_response(&e)),
     };
+    let options = match SocketOptions::from_query(parts.uri.query()) {
+        Ok(options) => options,
+        Err(e) => return to_axum(chat.error_response(&e)),
+    };
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(ws) => ws,
         Err(rejection) => {
@@ -85,15 +89,16 @@ async fn upgrade(State(chat): State<ChatHttp>, request: Request) -> Response {
         .write_buffer_size(config.write_buffer_bytes)
         .max_message_size(config.transport_max_message())
         .max_frame_size(config.transport_max_message())
-        .on_upgrade(move |socket| serve(chat, user, socket))
+        .on_upgrade(move |socket| serve(chat, user, options, socket))
 }
 
-async fn serve(chat: ChatHttp, user: chat_core::User, socket: WebSocket) {
+async fn serve(chat: ChatHttp, user: chat_core::User, options: SocketOptions, socket: WebSocket) {
     let (sink, stream) = socket.split();
     let sink =
         sink.with(|out: WsOut| futures::future::ready(Ok::<_, axum::Error>(to_message(out))));
     let stream = stream.map(|item| item.map(from_message));
-    chat.serve_socket(user, Box::pin(sink), stream).await;
+    chat.serve_socket_with(user, options, Box::pin(sink), stream)
+        .await;
 }
 
 fn to_message(out: WsOut) -> Message {

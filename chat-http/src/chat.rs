@@ -6,6 +6,7 @@
 use crate::config::HttpConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::protocol::SocketOptions;
 use crate::protocol::engine::{self, WsIn, WsOut};
 use crate::protocol::rate_limit::KeyedLimiter;
 use bytes::Bytes;
@@ -143,7 +144,8 @@ impl ChatHttp {
     }
 
     /// Runs one authenticated WebSocket connection until it closes: the protocol engine over
-    /// any sink of [`WsOut`] and stream of [`WsIn`] (an adapter's socket, or channels in tests).
+    /// any sink of [`WsOut`] and stream of [`WsIn`] (an adapter's socket, or channels in tests),
+    /// with the default [`SocketOptions`].
     pub async fn serve_socket<Si, St, E>(&self, user: User, sink: Si, stream: St)
     where
         Si: Sink<WsOut> + Send + Unpin + 'static,
@@ -151,7 +153,25 @@ impl ChatHttp {
         St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
         E: Display,
     {
-        engine::run(self.clone(), user, sink, stream).await;
+        self.serve_socket_with(user, SocketOptions::default(), sink, stream)
+            .await;
+    }
+
+    /// [`ChatHttp::serve_socket`] with the options the client chose (read them from the
+    /// handshake's query string with [`SocketOptions::from_query`]).
+    pub async fn serve_socket_with<Si, St, E>(
+        &self,
+        user: User,
+        options: SocketOptions,
+        sink: Si,
+        stream: St,
+    ) where
+        Si: Sink<WsOut> + Send + Unpin + 'static,
+        Si::Error: Display,
+        St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
+        E: Display,
+    {
+        engine::run(self.clone(), user, options, sink, stream).await;
     }
 
     /// Answers one HTTP request (everything but the WebSocket upgrade): the JSON API, the

@@ -9,7 +9,7 @@
 //!   [`HttpConfig`] ([`config`]); `metrics()`, `shutdown()`.
 //! - [`protocol`]: the framework-free WebSocket engine: frame types, per-connection state,
 //!   one writer task per connection that reads its rooms' feeds and batches writes, slow-consumer
-//!   close, token-bucket rate limits, keepalive.
+//!   close, token-bucket rate limits, keepalive, opt-in frame batching ([`SocketOptions`]).
 //! - [`api`]: the JSON API handlers (accounts, rooms, admin) over a framework-free request
 //!   context; [`dispatch`] routes every non-WebSocket path and renders errors ([`error`]).
 //! - [`auth`]: session cookie / bearer token, Origin allow-list, CSRF check.
@@ -52,4 +52,4 @@ pub use chat::ChatHttp;
 pub use config::{HttpConfig, RateLimit};
 pub use error::ApiError;
 pub use metrics::Metrics;
-pub use protocol::{WsIn, WsOut, close_code};
+pub use protocol::{SocketOptions, WsIn, WsOut, close_code};

@@ -5,7 +5,7 @@
 
 use crate::ChatHttp;
 use crate::error::ApiError;
-use crate::protocol::{WsIn, WsOut};
+use crate::protocol::{SocketOptions, WsIn, WsOut};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{SinkExt, Stream, StreamExt, TryStreamExt};
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
@@ -30,14 +30,15 @@ pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = In
         let chat = chat.clone();
         warp::any().map(move || chat.clone())
     };
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let ws = warp::path("ws")
         .and(warp::path::end())
         .and(warp::get())
         .and(with_chat.clone())
+        .and(query)
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<OnUpgrade>())
         .then(upgrade);
-    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let other = with_chat
         .and(warp::method())
         .and(warp::path::full())
@@ -120,9 +121,18 @@ where
     Ok(buf.freeze())
 }
 
-async fn upgrade(chat: ChatHttp, headers: HeaderMap, on_upgrade: Option<OnUpgrade>) -> Response {
+async fn upgrade(
+    chat: ChatHttp,
+    query: String,
+    headers: HeaderMap,
+    on_upgrade: Option<OnUpgrade>,
+) -> Response {
     let user = match chat.authorize_upgrade(&headers).await {
         Ok(user) => user,
+        Err(e) => return to_warp(chat.error_response(&e)),
+    };
+    let options = match SocketOptions::from_query(Some(query.as_str())) {
+        Ok(options) => options,
         Err(e) => return to_warp(chat.error_response(&e)),
     };
     let is_websocket = headers
@@ -172,7 +182,7 @@ async fn upgrade(chat: ChatHttp, headers: HeaderMap, on_upgrade: Option<OnUpgrad
                     Some(ws_config),
                 )
                 .await;
-                serve(serving, user, socket).await;
+                serve(serving, user, options, socket).await;
             }
             Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
         }
@@ -188,8 +198,12 @@ async fn upgrade(chat: ChatHttp, headers: HeaderMap, on_upgrade: Option<OnUpgrad
     to_warp(response)
 }
 
-async fn serve<T>(chat: ChatHttp, user: chat_core::User, socket: WebSocketStream<T>)
-where
+async fn serve<T>(
+    chat: ChatHttp,
+    user: chat_core::User,
+    options: SocketOptions,
+    socket: WebSocketStream<T>,
+) where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sink, stream) = socket.split();
@@ -199,7 +213,8 @@ where
         Err(WsError::Capacity(_)) => Ok(WsIn::TooBig),
         Err(e) => Err(e),
     });
-    chat.serve_socket(user, Box::pin(sink), stream).await;
+    chat.serve_socket_with(user, options, Box::pin(sink), stream)
+        .await;
 }
 
 fn to_message(out: WsOut) -> Message {

@@ -208,6 +208,20 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Ws {
     socket: Socket,
+    /// Frames read but not yet taken (a batched text frame holds several, one per line).
+    pending: std::collections::VecDeque<Value>,
+    /// Text frames read that held more than one frame.
+    batched: usize,
+}
+
+impl Ws {
+    fn new(socket: Socket) -> Ws {
+        Ws {
+            socket,
+            pending: Default::default(),
+            batched: 0,
+        }
+    }
 }
 
 enum Auth<'a> {
@@ -217,7 +231,11 @@ enum Auth<'a> {
 
 impl Server {
     async fn try_ws(&self, headers: &[(&str, &str)]) -> Result<Socket, u16> {
-        let mut request = format!("ws://{}/ws", self.addr)
+        self.try_ws_at("/ws", headers).await
+    }
+
+    async fn try_ws_at(&self, path: &str, headers: &[(&str, &str)]) -> Result<Socket, u16> {
+        let mut request = format!("ws://{}{path}", self.addr)
             .into_client_request()
             .unwrap();
         for (k, v) in headers {
@@ -249,7 +267,7 @@ impl Server {
             Auth::Cookie(c) => vec![("Cookie", c), ("Origin", origin.as_str())],
         };
         let socket = self.try_ws(&headers).await.unwrap();
-        let mut ws = Ws { socket };
+        let mut ws = Ws::new(socket);
         let hello = ws.next().await;
         assert_eq!(
             (hello["type"].clone(), hello["protocol"].clone()),
@@ -275,7 +293,7 @@ impl Server {
         let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
             .await
             .unwrap();
-        let mut ws = Ws { socket };
+        let mut ws = Ws::new(socket);
         assert_eq!(ws.next().await["type"], "hello");
         ws
     }
@@ -291,11 +309,20 @@ impl Ws {
 
     async fn next(&mut self) -> Value {
         loop {
+            if let Some(frame) = self.pending.pop_front() {
+                return frame;
+            }
             match tokio::time::timeout(WAIT, self.socket.next())
                 .await
                 .expect("timed out")
             {
-                Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
+                Some(Ok(Message::Text(t))) => {
+                    let lines = t.as_str().split('\n');
+                    let frames: Vec<Value> =
+                        lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+                    self.batched += usize::from(frames.len() > 1);
+                    self.pending.extend(frames);
+                }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a text frame, got {other:?}"),
             }
@@ -395,6 +422,60 @@ async fn fan_out_and_room_isolation(kind: Kind) {
         .map(|m| m["body"].clone())
         .collect();
     assert_eq!(bodies, vec![json!("hi bob"), json!("hi ann")]);
+}
+
+async fn batched_frames_come_in_order_one_per_line(kind: Kind) {
+    let config = HttpConfig {
+        rate_limit: None,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (ann_token, _) = s.signup("ann").await;
+    let (bob_token, _) = s.signup("bob").await;
+    s.create_room(&ann_token, "r").await;
+    let bearer = format!("Bearer {bob_token}");
+    let auth = [("Authorization", bearer.as_str())];
+    assert_eq!(
+        s.try_ws_at("/ws?batch=maybe", &auth).await.err(),
+        Some(400),
+        "a bad option is refused before the upgrade"
+    );
+    let mut bob = Ws::new(s.try_ws_at("/ws?batch=1", &auth).await.unwrap());
+    assert_eq!(bob.next().await["type"], "hello");
+    bob.join("r", None).await;
+    let mut ann = s.ws(Auth::Bearer(&ann_token)).await;
+    ann.join("r", None).await;
+
+    // Sent without waiting for acks: the server posts them in runs, so bob's writer finds
+    // several messages ready at once.
+    let total: i64 = 300;
+    for i in 0..total {
+        let frame =
+            json!({"type":"send","room":"r","body":format!("m{i}"),"client_id":format!("c{i}")});
+        ann.socket
+            .feed(Message::text(frame.to_string()))
+            .await
+            .unwrap();
+    }
+    ann.socket.flush().await.unwrap();
+    for i in 0..total {
+        let m = bob.next_of("message").await;
+        assert_eq!(
+            (m["seq"].as_i64(), m["body"].as_str()),
+            (Some(i + 1), Some(format!("m{i}").as_str()))
+        );
+    }
+    for i in 0..total {
+        assert_eq!(ann.next_of("ack").await["seq"], i + 1);
+    }
+    assert!(bob.batched > 0, "no text frame held more than one frame");
+    assert_eq!(
+        ann.batched, 0,
+        "a connection that did not ask gets one frame per text frame"
+    );
+    bob.send(json!({"type":"ping"})).await;
+    assert_eq!(bob.next().await["type"], "pong");
+    assert!(bob.pending.is_empty());
 }
 
 async fn idempotent_resend(kind: Kind) {
@@ -969,6 +1050,7 @@ macro_rules! both_servers {
 
 both_servers!(
     fan_out_and_room_isolation,
+    batched_frames_come_in_order_one_per_line,
     idempotent_resend,
     resume_after_disconnect,
     slow_reader_is_closed_while_others_keep_receiving,

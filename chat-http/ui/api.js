@@ -22,7 +22,8 @@ export const PATHS = {
   adminRoom: (name) => `/api/admin/rooms/${enc(name)}`,
   adminMessages: (name) => `/api/admin/rooms/${enc(name)}/messages`,
   adminMessage: (name, seq) => `/api/admin/rooms/${enc(name)}/messages/${enc(seq)}`,
-  ws: () => (location.protocol === 'https:' ? 'wss' : 'ws') + '://' + location.host + '/ws',
+  ws: () =>
+    (location.protocol === 'https:' ? 'wss' : 'ws') + '://' + location.host + '/ws?batch=1',
 };
 
 function enc(v) {

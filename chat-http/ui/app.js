@@ -496,13 +496,18 @@ class RoomPage {
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws || typeof ev.data !== 'string') return;
-      let frame;
-      try {
-        frame = JSON.parse(ev.data);
-      } catch (_) {
-        return;
+      // The socket is opened with batch=1: one text frame may hold several frames, one per
+      // line (a frame never holds a raw newline).
+      for (const line of ev.data.split('\n')) {
+        let frame;
+        try {
+          frame = JSON.parse(line);
+        } catch (_) {
+          continue;
+        }
+        if (this.ws !== ws) return;
+        this.onFrame(frame);
       }
-      this.onFrame(frame);
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;

@@ -73,6 +73,10 @@ struct Args {
     /// Do not call the JSON API; connect with a dummy token (ceiling servers).
     #[arg(long)]
     no_auth: bool,
+    /// Ask the server to batch frames (`GET /ws?batch=1`: what it has ready at once comes as
+    /// one text frame, one JSON object per line).
+    #[arg(long)]
+    batch: bool,
     /// Handshakes in flight at once.
     #[arg(long, default_value_t = 64)]
     connect_concurrency: usize,
@@ -188,6 +192,7 @@ async fn run_async(args: Args, addr: SocketAddr) -> Result<bool, BoxError> {
         rooms: args.rooms,
         users: args.users.unwrap_or(clients.min(50)),
         no_auth: args.no_auth,
+        batch: args.batch,
         prefix: args.prefix,
         password: args.password,
         body_size: args.body_size,

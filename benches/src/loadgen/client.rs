@@ -6,7 +6,7 @@
 //! cache-line-sized atomics, so the hot path never contends.
 
 use super::latency::Latencies;
-use super::setup::Ws;
+use super::setup::{self, Ws};
 use super::stats::{Arrival, PairOrder, StepStats};
 use crate::wire::{FrameKind, Probe, Scanner, write_probe_body};
 use futures::{FutureExt, SinkExt, StreamExt};
@@ -266,11 +266,13 @@ impl Receiving {
     ) -> bool {
         match frame {
             Some(Ok(Message::Text(text))) => {
-                match self.scanner.classify(text.as_bytes()) {
-                    FrameKind::Probe(p) => self.on_probe(p, now_ns, step, stats),
-                    FrameKind::Ack => stats.acks += 1,
-                    FrameKind::Error => stats.error(text.as_str()),
-                    _ => {}
+                for line in setup::lines(text.as_bytes()) {
+                    match self.scanner.classify(line) {
+                        FrameKind::Probe(p) => self.on_probe(p, now_ns, step, stats),
+                        FrameKind::Ack => stats.acks += 1,
+                        FrameKind::Error => stats.error(String::from_utf8_lossy(line)),
+                        _ => {}
+                    }
                 }
                 true
             }

@@ -108,7 +108,7 @@ pub async fn run(config: IdleConfig) -> Result<IdleReport, BoxError> {
             let addr = config.addr;
             async move {
                 let token = &tokens[i % tokens.len()];
-                setup::connect(addr, token, ws_config, &scanner).await
+                setup::connect(addr, token, ws_config, &scanner, false).await
             }
         });
         let mut stream =

@@ -48,6 +48,8 @@ pub struct LoadConfig {
     pub users: usize,
     /// Skip the JSON API: connect with a dummy bearer token (ceiling servers).
     pub no_auth: bool,
+    /// Connect with `/ws?batch=1`: the server may join the frames it has ready into one.
+    pub batch: bool,
     /// Prefix of user and room names.
     pub prefix: String,
     /// Password of the generator's users.
@@ -161,8 +163,9 @@ pub async fn run(config: LoadConfig) -> Result<(Vec<Report>, Option<RampSummary>
             let addr = config.addr;
             let member_count = members[c % rooms];
             let body_size = config.body_size;
+            let batch = config.batch;
             async move {
-                let mut ws = setup::connect(addr, &token, ws_config, &scanner).await?;
+                let mut ws = setup::connect(addr, &token, ws_config, &scanner, batch).await?;
                 setup::join(&mut ws, &room, &scanner).await?;
                 Ok::<Client, BoxError>(Client {
                     index: c,

@@ -114,18 +114,21 @@ pub async fn create_room(addr: SocketAddr, token: &str, name: &str) -> Result<()
     }
 }
 
-/// Opens `GET /ws` with `Authorization: Bearer <token>` and waits for the server's `hello`
-/// (when it sends one within a second of the handshake).
+/// Opens `GET /ws` (`/ws?batch=1` with `batch`: the server may join frames, one per line) with
+/// `Authorization: Bearer <token>` and waits for the server's `hello` (when it sends one within
+/// a second of the handshake).
 pub async fn connect(
     addr: SocketAddr,
     token: &str,
     config: WebSocketConfig,
     scanner: &Scanner,
+    batch: bool,
 ) -> Result<Ws, BoxError> {
     tokio::time::timeout(CALL_TIMEOUT, async {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let mut request = format!("ws://{addr}/ws").into_client_request()?;
+        let query = if batch { "?batch=1" } else { "" };
+        let mut request = format!("ws://{addr}/ws{query}").into_client_request()?;
         request.headers_mut().insert(
             "Authorization",
             HeaderValue::from_str(&format!("Bearer {token}"))?,
@@ -136,7 +139,7 @@ pub async fn connect(
                 .map_err(|e| format!("WebSocket handshake: {e}"))?;
         // The hello proves the connection is authenticated and fully set up server-side.
         match tokio::time::timeout(Duration::from_secs(5), next_text(&mut ws)).await {
-            Ok(Ok(text)) => match scanner.classify(text.as_bytes()) {
+            Ok(Ok(text)) => match scanner.classify(lines(text.as_bytes()).next().unwrap_or(b"")) {
                 FrameKind::Hello => {}
                 FrameKind::Error => return Err(format!("server error: {text}").into()),
                 _ => {}
@@ -170,13 +173,21 @@ pub async fn join(ws: &mut Ws, room: &str, scanner: &Scanner) -> Result<(), BoxE
     tokio::time::timeout(CALL_TIMEOUT, async {
         loop {
             let text = next_text(ws).await?;
-            match scanner.classify(text.as_bytes()) {
-                FrameKind::Joined => return Ok(()),
-                FrameKind::Error => return Err(format!("join {room}: {text}").into()),
-                _ => {}
+            for line in lines(text.as_bytes()) {
+                match scanner.classify(line) {
+                    FrameKind::Joined => return Ok(()),
+                    FrameKind::Error => return Err(format!("join {room}: {text}").into()),
+                    _ => {}
+                }
             }
         }
     })
     .await
     .map_err(|_| -> BoxError { format!("join {room}: no joined frame").into() })?
+}
+
+/// The server frames in one text frame: one per line when the connection batches, else the
+/// whole frame (a server frame never holds a raw newline).
+pub fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|b| *b == b'\n')
 }

@@ -9,6 +9,7 @@
 use super::connection::{Connection, GoneRooms};
 use super::feeds::Feeds;
 use super::frames::FrameError;
+use super::options::SocketOptions;
 use super::outbound::{CloseSignal, Outbound, close_code};
 use super::writer::Writer;
 use crate::ChatHttp;
@@ -61,9 +62,14 @@ pub enum WsOut {
     },
 }
 
-/// Runs one connection of `user` until it closes. See [`ChatHttp::serve_socket`].
-pub(crate) async fn run<Si, St, E>(chat: ChatHttp, user: User, sink: Si, stream: St)
-where
+/// Runs one connection of `user` until it closes. See [`ChatHttp::serve_socket_with`].
+pub(crate) async fn run<Si, St, E>(
+    chat: ChatHttp,
+    user: User,
+    options: SocketOptions,
+    sink: Si,
+    stream: St,
+) where
     Si: Sink<WsOut> + Send + Unpin + 'static,
     Si::Error: Display,
     St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
@@ -88,6 +94,7 @@ where
         metrics.clone(),
         config.ping_interval,
         config.slow_consumer_grace,
+        options.batch,
     );
     let writer = tokio::spawn(writer.run(close.clone(), sink));
     let mut conn = Connection::new(chat.clone(), user, out);
@@ -199,7 +206,7 @@ mod future_sizes {
         fn run_size(chat: ChatHttp, user: User) -> usize {
             let (tx, _rx) = fmpsc::channel::<WsOut>(1);
             let (_itx, irx) = fmpsc::unbounded::<Result<WsIn, std::convert::Infallible>>();
-            let fut = run(chat, user, tx, irx);
+            let fut = run(chat, user, SocketOptions::default(), tx, irx);
             std::mem::size_of_val(&fut)
         }
         let service = chat_core::ChatService::new(
@@ -215,6 +222,7 @@ mod future_sizes {
             Arc::default(),
             Duration::from_secs(1),
             Duration::from_secs(1),
+            true,
         );
         let writer = writer.run(CloseSignal::new(), tx);
         let writer_size = std::mem::size_of_val(&writer);

@@ -40,6 +40,16 @@ pub(crate) enum Next {
     Room(Bytes),
 }
 
+impl Next {
+    /// The frame, and whether it is a room frame.
+    pub(crate) fn into_parts(self) -> (Bytes, bool) {
+        match self {
+            Next::Direct(frame) => (frame, false),
+            Next::Room(frame) => (frame, true),
+        }
+    }
+}
+
 /// What one room's stream keeps between items.
 struct FeedState {
     feed: RoomFeed,

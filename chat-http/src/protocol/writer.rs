@@ -3,7 +3,8 @@
 //! It reads the reader's outbound queue and the connection's room feeds itself, so a room
 //! message costs one wake-up of one task. Each wake-up takes whatever is ready in the queue and
 //! in every feed (without waiting, up to [`WRITE_BATCH`] frames), hands it all to the sink and
-//! flushes once. It also pings on schedule and sends the close frame.
+//! flushes once. It also pings on schedule and sends the close frame. A connection that opted
+//! into [batching](super::batch) gets what one wake-up finds ready as one text frame.
 //!
 //! A client that stops reading makes a write stall. Its room feeds are then not read, so the
 //! broker's rings lag for this connection only and its feeds later catch up from the store by
@@ -13,6 +14,7 @@
 //! The writer is a small poll loop over explicit state rather than nested `async` calls: its
 //! future lives as long as the connection, so it is kept to a few hundred bytes.
 
+use super::batch::Batch;
 use super::engine::{CLOSE_GRACE, WsOut};
 use super::feeds::{self, Feeds, Next};
 use super::outbound::{CloseReason, CloseSignal, Out, close_code};
@@ -34,19 +36,24 @@ pub const WRITE_BATCH: usize = 64;
 
 /// A frame taken from a source, not yet accepted by the sink.
 enum Held {
-    /// A direct frame or a room frame.
-    Frame(Next),
+    /// A text frame (or a batch of them) and how many room frames it holds.
+    Text(Bytes, u64),
     /// A keepalive ping.
     Ping,
 }
 
 impl Held {
-    /// What to send, and whether it is a room frame (counted as a delivery when written).
-    fn into_out(self) -> (WsOut, bool) {
+    /// A frame from the queue or a feed.
+    fn of(next: Next) -> Held {
+        let (frame, room) = next.into_parts();
+        Held::Text(frame, u64::from(room))
+    }
+
+    /// What to send, and how many room frames it holds (counted as deliveries when written).
+    fn into_out(self) -> (WsOut, u64) {
         match self {
-            Held::Frame(Next::Direct(frame)) => (WsOut::Text(frame), false),
-            Held::Frame(Next::Room(frame)) => (WsOut::Text(frame), true),
-            Held::Ping => (WsOut::Ping(Bytes::new()), false),
+            Held::Text(frame, rooms) => (WsOut::Text(frame), rooms),
+            Held::Ping => (WsOut::Ping(Bytes::new()), 0),
         }
     }
 }
@@ -72,6 +79,9 @@ pub(crate) struct Writer {
     grace: Duration,
     /// Taken from a source; waits for the sink to accept it.
     held: Option<Held>,
+    /// The frames taken in this wake-up, when the connection batches them (boxed: most
+    /// connections do not).
+    batch: Option<Box<Batch>>,
     /// A ping is due (polled once per wake-up, written with the next batch).
     ping_due: bool,
     /// Frames handed to the sink (or held) since the last flush.
@@ -87,13 +97,15 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// A writer of the reader's queue `rx` and the room `feeds`, pinging every `ping_every`
-    /// and closing as a slow consumer after a batch stalled for `grace`.
+    /// and closing as a slow consumer after a batch stalled for `grace`; with `batch`, the
+    /// text frames of one wake-up go out as one frame.
     pub(crate) fn new(
         rx: mpsc::Receiver<Out>,
         feeds: Feeds,
         metrics: Arc<Metrics>,
         ping_every: Duration,
         grace: Duration,
+        batch: bool,
     ) -> Writer {
         Writer {
             rx,
@@ -102,6 +114,7 @@ impl Writer {
             ping_every: ping_every.max(Duration::from_millis(10)),
             grace,
             held: None,
+            batch: batch.then(|| Box::new(Batch::new())),
             ping_due: false,
             taken: 0,
             unflushed: false,
@@ -191,11 +204,11 @@ impl Writer {
                         break self.poll_stall(cx);
                     }
                 }
-                let (out, room) = held.into_out();
+                let (out, rooms) = held.into_out();
                 if let Err(e) = sink.start_send_unpin(out) {
                     break failed(&e);
                 }
-                self.room_frames += u64::from(room);
+                self.room_frames += rooms;
                 self.unflushed = true;
             }
             if self.taken < WRITE_BATCH {
@@ -208,13 +221,25 @@ impl Writer {
                 // Registers the task's waker with every source that has nothing ready.
                 match feeds::poll_next(cx, &mut self.rx, &mut self.feeds, close) {
                     Poll::Ready(Some(next)) => {
-                        self.held = Some(Held::Frame(next));
                         self.taken += 1;
+                        match self.batch.as_mut() {
+                            Some(batch) => {
+                                let (frame, room) = next.into_parts();
+                                if let Some((full, rooms)) = batch.push(frame, room) {
+                                    self.held = Some(Held::Text(full, rooms));
+                                }
+                            }
+                            None => self.held = Some(Held::of(next)),
+                        }
                         continue;
                     }
                     Poll::Ready(None) => break Poll::Ready(Stop::ReaderGone),
                     Poll::Pending => {}
                 }
+            }
+            if let Some((frame, rooms)) = self.batch.as_mut().and_then(|b| b.take()) {
+                self.held = Some(Held::Text(frame, rooms));
+                continue;
             }
             if self.unflushed {
                 match sink.poll_flush_unpin(cx) {
@@ -267,16 +292,21 @@ impl Writer {
             reason = reason.reason,
             "closing websocket"
         );
-        let held = self.held.take();
+        // What was taken, in order: the held frame, then the batch being joined.
+        let held = [
+            self.held.take(),
+            self.batch
+                .as_mut()
+                .and_then(|b| b.take())
+                .map(|(frame, rooms)| Held::Text(frame, rooms)),
+        ];
         let (rx, metrics) = (&mut self.rx, &self.metrics);
         let finish = async {
             if reason.drain {
-                if let Some(held) = held {
-                    let (out, room) = held.into_out();
+                for held in held.into_iter().flatten() {
+                    let (out, rooms) = held.into_out();
                     sink.feed(out).await?;
-                    if room {
-                        metrics.deliveries.fetch_add(1, Ordering::Relaxed);
-                    }
+                    metrics.deliveries.fetch_add(rooms, Ordering::Relaxed);
                 }
                 while let Ok(out) = rx.try_recv() {
                     if let Out::Frame(frame) = out {
@@ -403,6 +433,10 @@ mod tests {
     }
 
     fn start(grace: Duration) -> Setup {
+        start_with(grace, false)
+    }
+
+    fn start_with(grace: Duration, batch: bool) -> Setup {
         let broker = LocalBroker::default();
         let service = chat_core::ChatService::new(
             Arc::new(chat_store_memory::MemoryStore::new()),
@@ -416,7 +450,14 @@ mod tests {
             Arc::new(Metrics::default()),
             Recorder::default(),
         );
-        let writer = Writer::new(rx, feeds, metrics.clone(), Duration::from_secs(3600), grace);
+        let writer = Writer::new(
+            rx,
+            feeds,
+            metrics.clone(),
+            Duration::from_secs(3600),
+            grace,
+            batch,
+        );
         let task = tokio::spawn(writer.run(close.clone(), sink.clone()));
         Setup {
             tx,
@@ -426,6 +467,20 @@ mod tests {
             broker,
             service,
             task,
+        }
+    }
+
+    impl Setup {
+        /// A live feed of room 1.
+        fn live_feed(&self) -> RoomFeed {
+            let subscription = self.broker.subscribe_local(RoomId(1));
+            RoomFeed::new(
+                RoomId(1),
+                subscription,
+                self.service.store().clone(),
+                Seq(0),
+                false,
+            )
         }
     }
 
@@ -461,16 +516,68 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batching_writer_joins_what_is_ready_into_one_frame() {
+        let s = start_with(Duration::from_secs(5), true);
+        let feed = s.live_feed();
+        s.broker.deliver(typing(2));
+        s.broker.deliver(typing(3));
+        s.tx.try_send(frame(r#"{"type":"joined"}"#)).unwrap();
+        let watch = Watch {
+            feed,
+            room: Arc::from("r"),
+        };
+        s.tx.try_send(Out::Room(RoomCommand::Watch(Box::new(watch))))
+            .unwrap();
+        s.sink
+            .wait_for(|log| log.iter().any(|l| l == "flush"))
+            .await;
+        // A lone frame later goes out as it is.
+        s.tx.try_send(frame(r#"{"type":"pong"}"#)).unwrap();
+        s.sink
+            .wait_for(|log| log.iter().filter(|l| *l == "flush").count() == 2)
+            .await;
+        s.close.close(close_code::NORMAL, "bye", true);
+        s.task.await.unwrap();
+        let log = s.sink.log();
+        assert_eq!(log[1], "flush", "one frame, one flush: {log:?}");
+        let lines: Vec<&str> = log[0].split('\n').collect();
+        assert_eq!(lines.len(), 3, "{log:?}");
+        assert_eq!(lines[0], r#"{"type":"joined"}"#);
+        assert!(lines[1].contains(r#""user":"u2""#), "{log:?}");
+        assert!(lines[2].contains(r#""user":"u3""#), "{log:?}");
+        assert_eq!(log[2..4], [r#"{"type":"pong"}"#, "flush"]);
+        assert_eq!(s.metrics.deliveries.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_closing_batching_writer_drains_what_it_joined() {
+        let s = start_with(Duration::from_secs(5), true);
+        s.sink.set_blocked(true);
+        s.tx.try_send(frame("a")).unwrap();
+        s.tx.try_send(frame("b")).unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        s.tx.try_send(frame("c")).unwrap();
+        s.close
+            .close(close_code::GOING_AWAY, "server shutting down", true);
+        s.sink.set_blocked(false);
+        s.task.await.unwrap();
+        let frames = s.sink.frames();
+        assert_eq!(
+            frames.join("\n"),
+            "a\nb\nc",
+            "in order, nothing lost: {frames:?}"
+        );
+        assert!(
+            s.sink
+                .log()
+                .ends_with(&["close 1001".into(), "flush".into(), "closed".into()])
+        );
+    }
+
+    #[tokio::test]
     async fn room_frames_come_between_joined_and_left() {
         let s = start(Duration::from_secs(5));
-        let subscription = s.broker.subscribe_local(RoomId(1));
-        let feed = RoomFeed::new(
-            RoomId(1),
-            subscription,
-            s.service.store().clone(),
-            Seq(0),
-            false,
-        );
+        let feed = s.live_feed();
         s.broker.deliver(typing(2));
         s.broker.deliver(typing(1)); // the connection's own: skipped
         s.broker.deliver(typing(3));
