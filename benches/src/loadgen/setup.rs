@@ -187,7 +187,42 @@ pub async fn join(ws: &mut Ws, room: &str, scanner: &Scanner) -> Result<(), BoxE
 }
 
 /// The server frames in one text frame: one per line when the connection batches, else the
-/// whole frame (a server frame never holds a raw newline).
+/// whole frame (a server frame never holds a raw newline). memchr, not `split`: a byte-by-byte
+/// split of every frame was 12% of the generator's CPU at 800k deliveries/s (perf).
 pub fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    text.split(|b| *b == b'\n')
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let t = rest?;
+        match memchr::memchr(b'\n', t) {
+            Some(i) => {
+                rest = t.get(i + 1..);
+                t.get(..i)
+            }
+            None => {
+                rest = None;
+                Some(t)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lines;
+
+    #[test]
+    fn lines_split_on_newlines_only() {
+        let split = |t: &str| -> Vec<String> {
+            lines(t.as_bytes())
+                .map(|l| String::from_utf8(l.to_vec()).unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(split(r#"{"a":1}"#), [r#"{"a":1}"#]);
+        assert_eq!(
+            split("{\"a\":\"x\\ny\"}\n{}\n[]"),
+            ["{\"a\":\"x\\ny\"}", "{}", "[]"]
+        );
+        assert_eq!(split("a\n"), ["a", ""]);
+        assert_eq!(split(""), [""]);
+    }
 }
