@@ -363,6 +363,19 @@ impl Ws {
 
 // ---------------------------------------------------------------- the cases
 
+/// A server without rate limits, users ann and bob (their tokens), and room `r` made by ann.
+async fn ann_and_bob_with_room_r(kind: Kind) -> (Server, String, String) {
+    let config = HttpConfig {
+        rate_limit: None,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (ann_token, _) = s.signup("ann").await;
+    let (bob_token, _) = s.signup("bob").await;
+    s.create_room(&ann_token, "r").await;
+    (s, ann_token, bob_token)
+}
+
 async fn fan_out_and_room_isolation(kind: Kind) {
     let s = start(kind, HttpConfig::default()).await;
     let (ann_token, ann_cookie) = s.signup("ann").await;
@@ -425,14 +438,7 @@ async fn fan_out_and_room_isolation(kind: Kind) {
 }
 
 async fn batched_frames_come_in_order_one_per_line(kind: Kind) {
-    let config = HttpConfig {
-        rate_limit: None,
-        ..HttpConfig::default()
-    };
-    let s = start(kind, config).await;
-    let (ann_token, _) = s.signup("ann").await;
-    let (bob_token, _) = s.signup("bob").await;
-    s.create_room(&ann_token, "r").await;
+    let (s, ann_token, bob_token) = ann_and_bob_with_room_r(kind).await;
     let bearer = format!("Bearer {bob_token}");
     let auth = [("Authorization", bearer.as_str())];
     assert_eq!(
@@ -502,14 +508,7 @@ async fn idempotent_resend(kind: Kind) {
 }
 
 async fn resume_after_disconnect(kind: Kind) {
-    let config = HttpConfig {
-        rate_limit: None,
-        ..HttpConfig::default()
-    };
-    let s = start(kind, config).await;
-    let (ann_token, _) = s.signup("ann").await;
-    let (bob_token, _) = s.signup("bob").await;
-    s.create_room(&ann_token, "r").await;
+    let (s, ann_token, bob_token) = ann_and_bob_with_room_r(kind).await;
     let mut ann = s.ws(Auth::Bearer(&ann_token)).await;
     ann.join("r", None).await;
     let mut bob = s.ws(Auth::Bearer(&bob_token)).await;

@@ -14,9 +14,9 @@
 //! The writer is a small poll loop over explicit state rather than nested `async` calls: its
 //! future lives as long as the connection, so it is kept to a few hundred bytes.
 
-use super::batch::Batch;
+use super::batch::{Batch, Joined};
 use super::engine::{CLOSE_GRACE, WsOut};
-use super::feeds::{self, Feeds, Next};
+use super::feeds::{self, Feeds};
 use super::outbound::{CloseReason, CloseSignal, Out, close_code};
 use crate::metrics::Metrics;
 use bytes::Bytes;
@@ -43,10 +43,9 @@ enum Held {
 }
 
 impl Held {
-    /// A frame from the queue or a feed.
-    fn of(next: Next) -> Held {
-        let (frame, room) = next.into_parts();
-        Held::Text(frame, u64::from(room))
+    /// A finished batch (or a lone frame) and its room frames.
+    fn text((frame, rooms): Joined) -> Held {
+        Held::Text(frame, rooms)
     }
 
     /// What to send, and how many room frames it holds (counted as deliveries when written).
@@ -222,23 +221,20 @@ impl Writer {
                 match feeds::poll_next(cx, &mut self.rx, &mut self.feeds, close) {
                     Poll::Ready(Some(next)) => {
                         self.taken += 1;
-                        match self.batch.as_mut() {
-                            Some(batch) => {
-                                let (frame, room) = next.into_parts();
-                                if let Some((full, rooms)) = batch.push(frame, room) {
-                                    self.held = Some(Held::Text(full, rooms));
-                                }
-                            }
-                            None => self.held = Some(Held::of(next)),
-                        }
+                        let (frame, room) = next.into_parts();
+                        // Batching: held only once the batch is full.
+                        self.held = match self.batch.as_mut() {
+                            Some(batch) => batch.push(frame, room).map(Held::text),
+                            None => Some(Held::Text(frame, u64::from(room))),
+                        };
                         continue;
                     }
                     Poll::Ready(None) => break Poll::Ready(Stop::ReaderGone),
                     Poll::Pending => {}
                 }
             }
-            if let Some((frame, rooms)) = self.batch.as_mut().and_then(|b| b.take()) {
-                self.held = Some(Held::Text(frame, rooms));
+            if let Some(joined) = self.batch.as_mut().and_then(|b| b.take()) {
+                self.held = Some(Held::text(joined));
                 continue;
             }
             if self.unflushed {
@@ -295,10 +291,7 @@ impl Writer {
         // What was taken, in order: the held frame, then the batch being joined.
         let held = [
             self.held.take(),
-            self.batch
-                .as_mut()
-                .and_then(|b| b.take())
-                .map(|(frame, rooms)| Held::Text(frame, rooms)),
+            self.batch.as_mut().and_then(|b| b.take()).map(Held::text),
         ];
         let (rx, metrics) = (&mut self.rx, &self.metrics);
         let finish = async {
