@@ -18,6 +18,15 @@ pub enum RoomEvent {
         /// The message.
         message: Message,
     },
+    /// Several new messages of the room, committed together, with consecutive seqs in
+    /// ascending order: the same as one `MessagePosted` for each, in this order, but shared
+    /// (and encoded) once for all of them. Stores that commit posts in groups publish them so
+    /// (see [`PostListener`](crate::PostListener)); a subscriber that only wants some of them
+    /// (it already has the first few) gets a copy with the rest.
+    MessagesPosted {
+        /// The messages, at least two, seqs consecutive and ascending.
+        messages: Vec<Message>,
+    },
     /// A message's body changed.
     MessageEdited {
         /// The message after the edit.
@@ -65,11 +74,38 @@ pub enum RoomEvent {
 }
 
 impl RoomEvent {
-    /// The seq of the message this event announces, for `MessagePosted` only.
-    pub fn posted_seq(&self) -> Option<Seq> {
+    /// The first and last seq of the messages this event announces, for `MessagePosted` and
+    /// `MessagesPosted` only (an empty `MessagesPosted`, which no store publishes, gives
+    /// `None`).
+    pub fn posted_seqs(&self) -> Option<(Seq, Seq)> {
         match self {
-            RoomEvent::MessagePosted { message } => Some(message.seq),
+            RoomEvent::MessagePosted { message } => Some((message.seq, message.seq)),
+            RoomEvent::MessagesPosted { messages } => {
+                Some((messages.first()?.seq, messages.last()?.seq))
+            }
             _ => None,
+        }
+    }
+
+    /// The messages this event announces, in order: one for `MessagePosted`, all of them for
+    /// `MessagesPosted`, none for any other event.
+    pub fn posted_messages(&self) -> &[Message] {
+        match self {
+            RoomEvent::MessagePosted { message } => std::slice::from_ref(message),
+            RoomEvent::MessagesPosted { messages } => messages,
+            _ => &[],
+        }
+    }
+
+    /// The announcement of `messages` (consecutive seqs of one room, ascending): a
+    /// `MessagePosted` for one, a `MessagesPosted` for more; `None` for none.
+    pub fn posted(mut messages: Vec<Message>) -> Option<RoomEvent> {
+        match messages.len() {
+            0 => None,
+            1 => messages
+                .pop()
+                .map(|message| RoomEvent::MessagePosted { message }),
+            _ => Some(RoomEvent::MessagesPosted { messages }),
         }
     }
 }

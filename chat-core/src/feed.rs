@@ -11,6 +11,12 @@
 //! broker's buffer keep their shared, already encoded bytes. Since a store only shows seq N once
 //! every seq below N is committed, this yields every message exactly once, in order, however
 //! long the subscriber was away, and costs no store read in the common case.
+//!
+//! A run of messages published as one event ([`RoomEvent::MessagesPosted`]) is handled as the
+//! range of seqs it covers: handed out whole (the same shared event) when it continues the
+//! feed, held by its first seq when a gap comes before it, dropped when the feed has all of it
+//! already, and cut to a copy holding only the new messages in the rare case that it overlaps
+//! what the feed handed out (after a catch-up from the store).
 
 use crate::broker::{Delivery, Subscription};
 use crate::{Envelope, HistoryPage, RoomEvent, RoomId, Seq, Store, StoreError};
@@ -25,7 +31,7 @@ pub const CATCH_UP_PAGE: usize = 256;
 /// How long a feed waits for a missing seq to arrive from the broker before it reads the store.
 pub const GAP_WAIT: Duration = Duration::from_millis(30);
 
-/// Most out-of-order messages a feed holds while waiting for a gap to close.
+/// Most events (single messages or runs) a feed holds while waiting for a gap to close.
 pub const MAX_HELD: usize = 256;
 
 /// What a feed yields.
@@ -45,7 +51,7 @@ pub struct RoomFeed {
     last_seq: Seq,
     catching_up: bool,
     pending: VecDeque<Arc<Envelope>>,
-    /// Messages that arrived ahead of a missing seq, by seq.
+    /// Messages that arrived ahead of a missing seq, by the first seq of their event.
     held: BTreeMap<Seq, Arc<Envelope>>,
     /// When the oldest open gap stops being waited for.
     gap_deadline: Option<Instant>,
@@ -165,32 +171,10 @@ impl RoomFeed {
     }
 
     fn accept(&mut self, env: Arc<Envelope>) -> Option<FeedItem> {
+        if let Some((first, last)) = env.event.posted_seqs() {
+            return self.accept_posted(env, first, last);
+        }
         match &env.event {
-            RoomEvent::MessagePosted { message } => {
-                let seq = message.seq;
-                if seq <= self.last_seq {
-                    None
-                } else if seq == self.last_seq.next() {
-                    self.lagged = false;
-                    self.bounded = true;
-                    self.last_seq = seq;
-                    self.release_held();
-                    Some(FeedItem::Event(env))
-                } else if self.held.len() < MAX_HELD {
-                    self.held.insert(seq, env);
-                    if std::mem::take(&mut self.lagged) {
-                        // The missing messages were dropped by the broker: no use waiting.
-                        self.catching_up = true;
-                    } else {
-                        self.gap_deadline
-                            .get_or_insert_with(|| Instant::now() + GAP_WAIT);
-                    }
-                    None
-                } else {
-                    self.catching_up = true;
-                    None
-                }
-            }
             RoomEvent::RoomDeleted => {
                 self.finished = true;
                 Some(FeedItem::RoomDeleted)
@@ -199,16 +183,55 @@ impl RoomFeed {
         }
     }
 
+    /// Takes messages `first..=last` from the broker: handed out when they continue the
+    /// feed (only the part after `last_seq`, if it overlaps), dropped when already handed
+    /// out, held when a gap comes before them.
+    fn accept_posted(&mut self, env: Arc<Envelope>, first: Seq, last: Seq) -> Option<FeedItem> {
+        if last <= self.last_seq {
+            None
+        } else if first <= self.last_seq.next() {
+            self.lagged = false;
+            self.bounded = true;
+            let env = after(self.room, self.last_seq, env, first);
+            self.last_seq = last;
+            self.release_held();
+            Some(FeedItem::Event(env))
+        } else if self.held.len() < MAX_HELD {
+            // Of two held events starting at the same seq, the longer one is kept.
+            let longer = self
+                .held
+                .get(&first)
+                .and_then(|held| held.event.posted_seqs())
+                .is_none_or(|(_, held_last)| held_last < last);
+            if longer {
+                self.held.insert(first, env);
+            }
+            if std::mem::take(&mut self.lagged) {
+                // The missing messages were dropped by the broker: no use waiting.
+                self.catching_up = true;
+            } else {
+                self.gap_deadline
+                    .get_or_insert_with(|| Instant::now() + GAP_WAIT);
+            }
+            None
+        } else {
+            self.catching_up = true;
+            None
+        }
+    }
+
     /// Moves held messages that now follow `last_seq` without a gap into `pending`, and drops
     /// held ones that are no longer ahead.
     fn release_held(&mut self) {
         while let Some(entry) = self.held.first_entry() {
-            let seq = *entry.key();
-            if seq <= self.last_seq {
+            let first = *entry.key();
+            let last = entry.get().event.posted_seqs().map_or(first, |(_, l)| l);
+            if last <= self.last_seq {
                 entry.remove();
-            } else if seq == self.last_seq.next() {
-                self.last_seq = seq;
-                self.pending.push_back(entry.remove());
+            } else if first <= self.last_seq.next() {
+                let env = after(self.room, self.last_seq, entry.remove(), first);
+                self.last_seq = last;
+                self.pending.push_back(env);
             } else {
                 break;
             }
@@ -272,5 +295,24 @@ impl RoomFeed {
             self.release_held();
         }
         Ok(())
+    }
+}
+
+/// `env` (posted messages of `room` from `first` on) without those at or below `last_seq`: the
+/// same shared event when none are, else a copy of the rest.
+fn after(room: RoomId, last_seq: Seq, env: Arc<Envelope>, first: Seq) -> Arc<Envelope> {
+    if first > last_seq {
+        return env;
+    }
+    let rest = env
+        .event
+        .posted_messages()
+        .iter()
+        .filter(|m| m.seq > last_seq)
+        .cloned()
+        .collect();
+    match RoomEvent::posted(rest) {
+        Some(event) => Arc::new(Envelope::new(room, event)),
+        None => env,
     }
 }

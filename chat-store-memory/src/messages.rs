@@ -66,7 +66,7 @@ impl MessageStore for MemoryStore {
             .push(message.clone());
         if let Some(listener) = self.listener.get() {
             // Still under the lock: the room's messages are announced in seq order.
-            listener.posted(message.clone());
+            listener.posted(vec![message.clone()]);
         }
         drop(s);
         Ok(Posted {

@@ -559,8 +559,8 @@ fn commit_group(
             tracker.committed(written);
             if let Some(listener) = listener {
                 let announced = catch_unwind(AssertUnwindSafe(|| {
-                    for message in posted {
-                        listener.posted(message);
+                    if !posted.is_empty() {
+                        listener.posted(posted);
                     }
                 }));
                 if announced.is_err() {

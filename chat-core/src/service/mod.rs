@@ -8,16 +8,17 @@ mod accounts;
 mod admin;
 mod live;
 mod messages;
+mod publish_posts;
 mod rooms;
 
 pub use live::PresenceGuard;
 pub use messages::{HistorySlice, PostRequest};
+pub use publish_posts::MAX_RUN;
+
+use publish_posts::PublishPosts;
 
 use crate::broker::Broker;
-use crate::{
-    Clock, Config, Envelope, LocalBroker, Message, PostListener, PresenceTracker, RoomEvent, Store,
-    SystemClock,
-};
+use crate::{Clock, Config, PresenceTracker, Store, SystemClock};
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -38,19 +39,6 @@ struct Inner {
     dummy_hash: OnceCell<String>,
     /// The store publishes posts itself, in commit order (see [`PostListener`]).
     store_publishes_posts: bool,
-}
-
-/// Publishes each post a store announces to the in-process broker.
-struct PublishPosts(LocalBroker);
-
-impl PostListener for PublishPosts {
-    fn posted(&self, message: Message) {
-        let room = message.room;
-        self.0.deliver(Arc::new(Envelope::new(
-            room,
-            RoomEvent::MessagePosted { message },
-        )));
-    }
 }
 
 impl fmt::Debug for ChatService {

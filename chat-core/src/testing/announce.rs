@@ -3,7 +3,7 @@
 //! that does runs these from its own tests, one line each.
 
 use crate::broker::Delivery;
-use crate::{Broker, ChatService, Config, LocalBroker, Message, PostListener, RoomEvent, Store};
+use crate::{Broker, ChatService, Config, LocalBroker, Message, PostListener, Store};
 use std::sync::Arc;
 
 /// Concurrent posters' messages reach a raw broker subscription (no reordering of its own)
@@ -40,9 +40,7 @@ pub async fn concurrent_posts_are_published_in_seq_order(store: Arc<dyn Store>) 
     while seqs.len() < POSTERS * EACH {
         match subscription.recv().await {
             Delivery::Event(env) => {
-                if let RoomEvent::MessagePosted { message } = &env.event {
-                    seqs.push(message.seq.0);
-                }
+                seqs.extend(env.event.posted_messages().iter().map(|m| m.seq.0));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -55,7 +53,7 @@ pub async fn concurrent_posts_are_published_in_seq_order(store: Arc<dyn Store>) 
 struct Ignore;
 
 impl PostListener for Ignore {
-    fn posted(&self, _message: Message) {}
+    fn posted(&self, _messages: Vec<Message>) {}
 }
 
 /// A store takes one listener and declines any other.

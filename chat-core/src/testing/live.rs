@@ -18,12 +18,37 @@ async fn next_event(feed: &mut RoomFeed) -> RoomEvent {
     }
 }
 
-async fn next_seq(feed: &mut RoomFeed) -> i64 {
+/// The seqs of the next event that announces posts (one or several messages).
+async fn next_seqs(feed: &mut RoomFeed) -> Vec<i64> {
     loop {
-        if let RoomEvent::MessagePosted { message } = next_event(feed).await {
-            return message.seq.0;
+        let event = next_event(feed).await;
+        let seqs: Vec<i64> = event.posted_messages().iter().map(|m| m.seq.0).collect();
+        if !seqs.is_empty() {
+            return seqs;
         }
     }
+}
+
+/// Posts `count` messages ("m1", "m2", ...) by `author` straight to the store, past the
+/// service (which would publish them itself when the store does not announce its posts).
+async fn post_to_store(
+    h: &Harness,
+    author: &User,
+    room: &ChatRoom,
+    count: usize,
+) -> Vec<crate::Message> {
+    let mut messages = Vec::new();
+    for i in 1..=count {
+        let new = crate::NewMessage {
+            room: room.id,
+            author: author.id,
+            body: format!("m{i}"),
+            client_id: None,
+            created_at: h.clock.now(),
+        };
+        messages.push(h.store.post_message(new).await.unwrap().message);
+    }
+    messages
 }
 
 /// Checks that subscribers receive posts in order.
@@ -95,7 +120,7 @@ pub async fn resume_after_seq_has_no_gap_and_no_duplicate(store: Arc<dyn Store>)
     };
     let mut got = Vec::new();
     while got.len() < 380 {
-        got.push(next_seq(&mut feed).await);
+        got.extend(next_seqs(&mut feed).await);
     }
     writer.await.unwrap();
     assert_eq!(
@@ -137,7 +162,7 @@ pub async fn lagging_subscribers_recover_from_the_store(store: Arc<dyn Store>) {
     }
     let mut got = Vec::new();
     while got.len() < 50 {
-        got.push(next_seq(&mut slow).await);
+        got.extend(next_seqs(&mut slow).await);
     }
     assert_eq!(
         got,
@@ -217,25 +242,25 @@ pub async fn deepening_rings_lose_nothing(store: Arc<dyn Store>) {
     };
     for i in 1..=5 {
         post(i).await;
-        assert_eq!(next_seq(&mut fast).await, i, "keeps up");
+        assert_eq!(next_seqs(&mut fast).await, [i], "keeps up");
     }
     // `slow` lagged on the ring of 4: reading it deepens the ring.
-    assert_eq!(next_seq(&mut slow).await, 1);
+    assert_eq!(next_seqs(&mut slow).await, [1]);
     assert_eq!(broker.ring_len(room.id), Some(16));
     // Published to the new ring while `fast` still reads the old one; nothing follows it.
     post(6).await;
-    assert_eq!(next_seq(&mut fast).await, 6, "found after the move");
+    assert_eq!(next_seqs(&mut fast).await, [6], "found after the move");
     for i in 7..=60 {
         post(i).await;
     }
     let mut fast_seqs = Vec::new();
     while fast_seqs.len() < 54 {
-        fast_seqs.push(next_seq(&mut fast).await);
+        fast_seqs.extend(next_seqs(&mut fast).await);
     }
     assert_eq!(fast_seqs, (7..=60).collect::<Vec<_>>());
     let mut slow_seqs = Vec::new();
     while slow_seqs.len() < 59 {
-        slow_seqs.push(next_seq(&mut slow).await);
+        slow_seqs.extend(next_seqs(&mut slow).await);
     }
     assert_eq!(
         slow_seqs,
@@ -281,7 +306,7 @@ pub async fn a_resumed_feed_reads_the_store_at_once(store: Arc<dyn Store>) {
     // Posted while the feed's channel is being replaced: it reaches neither channel.
     h.service.post(&ann, room.id, "m1", None).await.unwrap();
     drop(first);
-    assert_eq!(next_seq(&mut feed).await, 1, "read from the store");
+    assert_eq!(next_seqs(&mut feed).await, [1], "read from the store");
     drop(next);
 }
 
@@ -363,24 +388,14 @@ pub async fn room_deletion_ends_feeds(store: Arc<dyn Store>) {
 /// Checks that messages published out of seq order reach a feed in seq order, whether the gap
 /// closes through the broker or has to be filled from the store.
 pub async fn out_of_order_publishes_are_delivered_in_seq_order(store: Arc<dyn Store>) {
-    use crate::{Broker, NewMessage, Posted};
+    use crate::Broker;
     let h = Harness::new(store);
     let ann = h.user("ann").await;
     let room = h.room(&ann, "shuffled").await;
     let mut feed = h.service.subscribe(&ann, room.id, None).await.unwrap();
-    let mut posted: Vec<Posted> = Vec::new();
-    for i in 1..=5 {
-        let new = NewMessage {
-            room: room.id,
-            author: ann.id,
-            body: format!("m{i}"),
-            client_id: None,
-            created_at: h.clock.now(),
-        };
-        posted.push(h.store.post_message(new).await.unwrap());
-    }
+    let posted = post_to_store(&h, &ann, &room, 5).await;
     let publish = |i: usize| {
-        let (broker, message) = (h.broker.clone(), posted[i].message.clone());
+        let (broker, message) = (h.broker.clone(), posted[i].clone());
         async move {
             broker
                 .publish(room.id, RoomEvent::MessagePosted { message })
@@ -396,10 +411,59 @@ pub async fn out_of_order_publishes_are_delivered_in_seq_order(store: Arc<dyn St
     publish(4).await;
     let mut got = Vec::new();
     while got.len() < 5 {
-        got.push(next_seq(&mut feed).await);
+        got.extend(next_seqs(&mut feed).await);
     }
     assert_eq!(got, [1, 2, 3, 4, 5]);
     publish(3).await;
     let late = tokio::time::timeout(Duration::from_millis(100), feed.next()).await;
     assert!(late.is_err(), "a late duplicate is dropped: {late:?}");
+}
+
+/// Checks that runs of messages published as one event (`MessagesPosted`) reach a feed whole
+/// when they continue it, held when a gap comes first, cut to what is new when they overlap
+/// what it already handed out, and dropped when they hold nothing new.
+pub async fn runs_of_posts_reach_feeds_in_seq_order(store: Arc<dyn Store>) {
+    use crate::Envelope;
+    let h = Harness::new(Arc::clone(&store));
+    let ann = h.user("ann").await;
+    let room = h.room(&ann, "runs").await;
+    // A channel of its own: what the store announces as it posts does not reach the feed.
+    let (tx, rx) = tokio::sync::broadcast::channel(16);
+    let mut feed = RoomFeed::new(room.id, Subscription::new(rx, None), store, Seq(0), false);
+    let messages = post_to_store(&h, &ann, &room, 8).await;
+    let run = |from: usize, to: usize| {
+        RoomEvent::posted(messages[from - 1..to].to_vec()).expect("not empty")
+    };
+    let publish = |event: RoomEvent| {
+        tx.send(Arc::new(Envelope::new(room.id, event)))
+            .expect("the feed listens");
+    };
+    // 3-4 comes before 1-2: held until 1-2 arrives, then both go out whole.
+    publish(run(3, 4));
+    publish(run(1, 2));
+    let first = next_event(&mut feed).await;
+    assert!(
+        matches!(&first, RoomEvent::MessagesPosted { messages } if messages.len() == 2),
+        "a run goes out as one event: {first:?}"
+    );
+    assert_eq!(first.posted_messages()[0].body, "m1");
+    assert_eq!(next_seqs(&mut feed).await, [3, 4]);
+    // 2-5 overlaps: only 5 is new.
+    publish(run(2, 5));
+    let rest = next_event(&mut feed).await;
+    assert!(
+        matches!(&rest, RoomEvent::MessagePosted { message } if message.seq.0 == 5),
+        "only what is new: {rest:?}"
+    );
+    // 7-8 after a gap that the broker never fills: 6 comes from the store, then 7-8.
+    publish(run(7, 8));
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        got.extend(next_seqs(&mut feed).await);
+    }
+    assert_eq!(got, [6, 7, 8]);
+    // Nothing new: dropped.
+    publish(run(1, 8));
+    let late = tokio::time::timeout(Duration::from_millis(100), feed.next()).await;
+    assert!(late.is_err(), "a run of duplicates is dropped: {late:?}");
 }

@@ -52,6 +52,7 @@ macro_rules! conformance_tests {
             live::presence_and_typing_reach_the_room,
             live::room_deletion_ends_feeds,
             live::out_of_order_publishes_are_delivered_in_seq_order,
+            live::runs_of_posts_reach_feeds_in_seq_order,
         );
 
         #[test]

@@ -152,3 +152,20 @@ fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("tokio runtime")
 }
+
+/// A message as a store would return it (id = seq, author 1 "ann", no client id, created at
+/// 0), for unit tests of code that only reads messages: encoders, brokers, listeners.
+pub fn sample_message(room: i64, seq: i64, body: &str) -> crate::Message {
+    crate::Message {
+        id: crate::MessageId(seq),
+        room: crate::RoomId(room),
+        seq: crate::Seq(seq),
+        author: crate::UserId(1),
+        author_name: "ann".into(),
+        body: body.into(),
+        client_id: None,
+        created_at: Timestamp(0),
+        edited_at: None,
+        deleted: false,
+    }
+}

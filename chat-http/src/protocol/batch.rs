@@ -36,9 +36,11 @@ impl Batch {
         Batch::default()
     }
 
-    /// Adds `frame` (a room frame when `room`). When it does not fit, the batch so far is
-    /// returned, finished, and `frame` starts the next one.
-    pub(crate) fn push(&mut self, frame: Bytes, room: bool) -> Option<Joined> {
+    /// Adds `frame` (one frame, or several joined by newlines), of which `rooms` are room
+    /// frames. When it does not fit, the batch so far is returned, finished, and `frame`
+    /// starts the next one. Joined frames longer than the limit should be cut first (see
+    /// [`cut`]).
+    pub(crate) fn push(&mut self, frame: Bytes, rooms: u64) -> Option<Joined> {
         let len = self.len();
         let finished = if len > 0 && len + 1 + frame.len() > MAX_BATCH_BYTES {
             self.take()
@@ -58,7 +60,7 @@ impl Batch {
             self.joined.extend_from_slice(b"\n");
             self.joined.extend_from_slice(&frame);
         }
-        self.room_frames += u64::from(room);
+        self.room_frames += rooms;
         finished
     }
 
@@ -80,6 +82,35 @@ impl Batch {
     }
 }
 
+/// Cuts `frames` (`count` frames joined by newlines, `count` >= 1) after the line that ends at
+/// or before `limit` bytes (after the first line, if that alone is longer): the head and how
+/// many frames it holds, then the rest, if any, and its count.
+pub(crate) fn cut(frames: Bytes, count: u64, limit: usize) -> ((Bytes, u64), Option<(Bytes, u64)>) {
+    if count <= 1 || frames.len() <= limit {
+        return ((frames, count), None);
+    }
+    let mut end = None;
+    let mut lines = 0;
+    for (at, _) in frames.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+        if end.is_some() && at > limit {
+            break;
+        }
+        end = Some(at);
+        lines += 1;
+        if at > limit {
+            break;
+        }
+    }
+    match end {
+        Some(at) if lines < count => {
+            let rest = frames.slice(at + 1..);
+            let head = frames.slice(..at);
+            ((head, lines), Some((rest, count - lines)))
+        }
+        _ => ((frames, count), None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +123,7 @@ mod tests {
     fn one_frame_goes_out_as_is() {
         let mut batch = Batch::new();
         let f = frame(r#"{"type":"pong"}"#);
-        assert!(batch.push(f.clone(), false).is_none());
+        assert!(batch.push(f.clone(), 0).is_none());
         let (out, rooms) = batch.take().unwrap();
         assert_eq!(out, f);
         assert_eq!(out.as_ptr(), f.as_ptr(), "not copied");
@@ -103,9 +134,9 @@ mod tests {
     #[test]
     fn frames_are_joined_in_order_one_per_line() {
         let mut batch = Batch::new();
-        assert!(batch.push(frame(r#"{"a":"x\ny"}"#), true).is_none());
-        assert!(batch.push(frame(r#"{"b":2}"#), false).is_none());
-        assert!(batch.push(frame(r#"{"c":3}"#), true).is_none());
+        assert!(batch.push(frame(r#"{"a":"x\ny"}"#), 1).is_none());
+        assert!(batch.push(frame(r#"{"b":2}"#), 0).is_none());
+        assert!(batch.push(frame(r#"{"c":3}"#), 1).is_none());
         let (out, rooms) = batch.take().unwrap();
         assert_eq!(
             &out[..],
@@ -127,9 +158,9 @@ mod tests {
     fn a_full_batch_is_handed_back_and_the_frame_starts_the_next() {
         let mut batch = Batch::new();
         let big = "x".repeat(MAX_BATCH_BYTES / 2);
-        assert!(batch.push(frame(&big), true).is_none());
-        assert!(batch.push(frame(&big[1..]), true).is_none());
-        let (full, rooms) = batch.push(frame("tail"), false).unwrap();
+        assert!(batch.push(frame(&big), 1).is_none());
+        assert!(batch.push(frame(&big[1..]), 1).is_none());
+        let (full, rooms) = batch.push(frame("tail"), 0).unwrap();
         assert_eq!(full.len(), MAX_BATCH_BYTES, "filled to the limit exactly");
         assert_eq!(rooms, 2);
         let (rest, rooms) = batch.take().unwrap();
@@ -140,13 +171,34 @@ mod tests {
     #[test]
     fn a_frame_above_the_limit_goes_out_alone() {
         let mut batch = Batch::new();
-        assert!(batch.push(frame("a"), false).is_none());
+        assert!(batch.push(frame("a"), 0).is_none());
         let huge = "h".repeat(MAX_BATCH_BYTES * 2);
-        let (before, _) = batch.push(frame(&huge), true).unwrap();
+        let (before, _) = batch.push(frame(&huge), 1).unwrap();
         assert_eq!(&before[..], b"a");
-        let (alone, rooms) = batch.push(frame("b"), false).unwrap();
+        let (alone, rooms) = batch.push(frame("b"), 0).unwrap();
         assert_eq!(alone.len(), huge.len());
         assert_eq!(rooms, 1);
         assert_eq!(&batch.take().unwrap().0[..], b"b");
+    }
+
+    #[test]
+    fn joined_frames_are_cut_at_a_line_within_the_limit() {
+        let run = frame("aaa\nbbb\nccc");
+        // The first two lines end at byte 7: within a limit of 8.
+        let ((head, n), rest) = cut(run.clone(), 3, 8);
+        assert_eq!((&head[..], n), (&b"aaa\nbbb"[..], 2));
+        let (rest, m) = rest.unwrap();
+        assert_eq!((&rest[..], m), (&b"ccc"[..], 1));
+        assert_eq!(head.as_ptr(), run.as_ptr(), "not copied");
+        // A first line longer than the limit is cut alone.
+        let ((head, n), rest) = cut(run.clone(), 3, 1);
+        assert_eq!((&head[..], n), (&b"aaa"[..], 1));
+        assert_eq!(rest, Some((frame("bbb\nccc"), 2)));
+        // What fits stays whole.
+        let ((head, n), rest) = cut(run.clone(), 3, 64);
+        assert_eq!((head, n, rest), (run, 3, None));
+        // One frame is never cut.
+        let ((head, n), rest) = cut(frame("abc"), 1, 1);
+        assert_eq!((&head[..], n, rest), (&b"abc"[..], 1, None));
     }
 }

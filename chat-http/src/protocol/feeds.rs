@@ -4,7 +4,10 @@
 //!
 //! Each stream turns its [`RoomFeed`] into frames: it skips the connection's own `typing`
 //! events and encodes each event once per room and process (the encoding is cached in the
-//! shared [`Envelope`](chat_core::Envelope)). A deleted room yields its `room_deleted` frame and
+//! shared [`Envelope`](chat_core::Envelope)). A run of messages committed together
+//! (`MessagesPosted`) is one item: their frames joined by newlines, which a batching
+//! connection writes as they are and any other splits into one frame each (see the
+//! [`writer`](super::writer)). A deleted room yields its `room_deleted` frame and
 //! ends; a feed that ends or fails closes the connection with 1011 (the client resumes with
 //! `after_seq`).
 
@@ -22,8 +25,10 @@ use tokio_stream::StreamMap;
 
 /// What one room's stream yields.
 enum FeedOut {
-    /// An encoded event frame.
-    Frame(Bytes),
+    /// An encoded event: one frame, or for a run of messages (`MessagesPosted`) their frames
+    /// joined by newlines; and how many messages it holds (counted as deliveries; 1 for any
+    /// other event).
+    Frame(Bytes, u64),
     /// The room was deleted: its `room_deleted` frame. The stream ends after it.
     Deleted(Bytes),
     /// The feed ended or failed: the connection closes with this reason. The stream ends.
@@ -36,16 +41,17 @@ type FeedStream = Pin<Box<dyn Stream<Item = FeedOut> + Send>>;
 pub(crate) enum Next {
     /// A frame the reader queued (already counted as a delivery).
     Direct(Bytes),
-    /// A frame from a room feed (counted as a delivery once written).
-    Room(Bytes),
+    /// Frames from a room feed, one per line, and how many (counted as deliveries once
+    /// written).
+    Room(Bytes, u64),
 }
 
 impl Next {
-    /// The frame, and whether it is a room frame.
-    pub(crate) fn into_parts(self) -> (Bytes, bool) {
+    /// The frame (or newline-joined frames), and how many room frames it holds.
+    pub(crate) fn into_parts(self) -> (Bytes, u64) {
         match self {
-            Next::Direct(frame) => (frame, false),
-            Next::Room(frame) => (frame, true),
+            Next::Direct(frame) => (frame, 0),
+            Next::Room(frames, count) => (frames, count),
         }
     }
 }
@@ -104,17 +110,17 @@ impl Feeds {
 
     /// The next frame ready in any feed. Deleted rooms are reported after their frame; a feed
     /// that ends raises `close` and yields nothing more this round.
-    fn poll_frame(&mut self, cx: &mut Context<'_>, close: &CloseSignal) -> Poll<Bytes> {
+    fn poll_frame(&mut self, cx: &mut Context<'_>, close: &CloseSignal) -> Poll<(Bytes, u64)> {
         // An empty map yields `None` at once: nothing is ready (new feeds arrive through the
         // queue, whose waker is registered).
         let Poll::Ready(Some((room, out))) = Pin::new(&mut self.map).poll_next(cx) else {
             return Poll::Pending;
         };
         match out {
-            FeedOut::Frame(frame) => Poll::Ready(frame),
+            FeedOut::Frame(frames, count) => Poll::Ready((frames, count)),
             FeedOut::Deleted(frame) => {
                 self.gone.report(room);
-                Poll::Ready(frame)
+                Poll::Ready((frame, 1))
             }
             FeedOut::Ended(reason) => {
                 close.close(close_code::INTERNAL, reason, true);
@@ -139,7 +145,11 @@ pub(crate) fn poll_next(
             Poll::Ready(Some(Out::Room(RoomCommand::Watch(watch)))) => feeds.watch(*watch),
             Poll::Ready(Some(Out::Room(RoomCommand::Unwatch(room)))) => feeds.unwatch(room),
             Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Pending => return feeds.poll_frame(cx, close).map(|f| Some(Next::Room(f))),
+            Poll::Pending => {
+                return feeds
+                    .poll_frame(cx, close)
+                    .map(|(frames, count)| Some(Next::Room(frames, count)));
+            }
         }
     }
 }
@@ -157,7 +167,8 @@ async fn next_out(state: Option<FeedState>) -> Option<(FeedOut, Option<FeedState
                 let frame = env.encoded(|e| {
                     frames::encode_event(&state.room, e, || state.service.online(room_id))
                 });
-                return Some((FeedOut::Frame(frame), Some(state)));
+                let count = env.event.posted_messages().len().max(1) as u64;
+                return Some((FeedOut::Frame(frame, count), Some(state)));
             }
             Ok(Some(FeedItem::RoomDeleted)) => {
                 let frame = frames::encode(&ServerFrame::RoomDeleted { room: &state.room });

@@ -4,7 +4,7 @@
 
 use crate::views::{MessageView, UserView};
 use bytes::Bytes;
-use chat_core::{Envelope, RoomEvent};
+use chat_core::{Envelope, Message, RoomEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -286,11 +286,15 @@ pub fn encode(frame: &ServerFrame<'_>) -> Bytes {
 /// Encodes a room event as the frame every subscriber of `room` receives. `online` gives the
 /// current online list for presence frames. Called once per event and node through
 /// [`Envelope::encoded`], so the bytes are shared by all recipients.
+///
+/// A run of messages (`MessagesPosted`) gives their `message` frames joined by newlines (JSON
+/// never writes a raw newline), in seq order.
 pub fn encode_event(room: &str, env: &Envelope, online: impl FnOnce() -> Vec<String>) -> Bytes {
     let frame = match &env.event {
         RoomEvent::MessagePosted { message } => {
             ServerFrame::Message(MessageView::of(room, message))
         }
+        RoomEvent::MessagesPosted { messages } => return encode_lines(room, messages),
         RoomEvent::MessageEdited { message } => ServerFrame::Edited(MessageView::of(room, message)),
         RoomEvent::MessageDeleted { id, seq } => ServerFrame::Deleted {
             room,
@@ -322,6 +326,22 @@ pub fn encode_event(room: &str, env: &Envelope, online: impl FnOnce() -> Vec<Str
         },
     };
     encode(&frame)
+}
+
+/// The `message` frames of `messages`, joined by newlines.
+fn encode_lines(room: &str, messages: &[Message]) -> Bytes {
+    let mut out = Vec::with_capacity(messages.iter().map(|m| m.body.len() + 160).sum());
+    for (i, message) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        let frame = ServerFrame::Message(MessageView::of(room, message));
+        if let Err(e) = serde_json::to_writer(&mut out, &frame) {
+            tracing::error!(error = %e, "encoding a frame failed");
+            return encode(&frame);
+        }
+    }
+    Bytes::from(out)
 }
 
 #[cfg(test)]
@@ -420,5 +440,27 @@ mod tests {
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["type"], "error");
         assert!(v["ref"].is_null());
+    }
+
+    #[test]
+    fn a_run_of_messages_is_their_frames_one_per_line() {
+        use chat_core::RoomId;
+        use chat_core::testing::sample_message as message;
+        let (a, b) = (message(1, 1, "two\nlines"), message(1, 2, "<b>x</b>"));
+        let one = |m: &Message| {
+            let env = Envelope::new(RoomId(1), RoomEvent::MessagePosted { message: m.clone() });
+            encode_event("r", &env, Vec::new)
+        };
+        let run = Envelope::new(
+            RoomId(1),
+            RoomEvent::MessagesPosted {
+                messages: vec![a.clone(), b.clone()],
+            },
+        );
+        let joined = encode_event("r", &run, Vec::new);
+        let lines: Vec<&[u8]> = joined.split(|&c| c == b'\n').collect();
+        assert_eq!(lines, [&one(&a)[..], &one(&b)[..]]);
+        let v: Value = serde_json::from_slice(lines[0]).unwrap();
+        assert_eq!(v["body"], "two\nlines");
     }
 }

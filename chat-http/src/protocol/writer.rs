@@ -14,7 +14,7 @@
 //! The writer is a small poll loop over explicit state rather than nested `async` calls: its
 //! future lives as long as the connection, so it is kept to a few hundred bytes.
 
-use super::batch::{Batch, Joined};
+use super::batch::{Batch, Joined, MAX_BATCH_BYTES, cut};
 use super::engine::{CLOSE_GRACE, WsOut};
 use super::feeds::{self, Feeds};
 use super::outbound::{CloseReason, CloseSignal, Out, close_code};
@@ -78,6 +78,10 @@ pub(crate) struct Writer {
     grace: Duration,
     /// Taken from a source; waits for the sink to accept it.
     held: Option<Held>,
+    /// The part of a run of room frames (joined by newlines) not yet handed on: a
+    /// non-batching connection writes them one frame at a time, a batching one in batches of
+    /// at most [`MAX_BATCH_BYTES`]; and how many frames it holds.
+    rest: Option<(Bytes, u64)>,
     /// The frames taken in this wake-up, when the connection batches them (boxed: most
     /// connections do not).
     batch: Option<Box<Batch>>,
@@ -113,6 +117,7 @@ impl Writer {
             ping_every: ping_every.max(Duration::from_millis(10)),
             grace,
             held: None,
+            rest: None,
             batch: batch.then(|| Box::new(Batch::new())),
             ping_due: false,
             taken: 0,
@@ -210,6 +215,10 @@ impl Writer {
                 self.room_frames += rooms;
                 self.unflushed = true;
             }
+            if let Some((frames, count)) = self.rest.take() {
+                self.held = self.accept(frames, count);
+                continue;
+            }
             if self.taken < WRITE_BATCH {
                 if self.ping_due {
                     self.ping_due = false;
@@ -221,12 +230,8 @@ impl Writer {
                 match feeds::poll_next(cx, &mut self.rx, &mut self.feeds, close) {
                     Poll::Ready(Some(next)) => {
                         self.taken += 1;
-                        let (frame, room) = next.into_parts();
-                        // Batching: held only once the batch is full.
-                        self.held = match self.batch.as_mut() {
-                            Some(batch) => batch.push(frame, room).map(Held::text),
-                            None => Some(Held::Text(frame, u64::from(room))),
-                        };
+                        let (frames, count) = next.into_parts();
+                        self.held = self.accept(frames, count);
                         continue;
                     }
                     Poll::Ready(None) => break Poll::Ready(Stop::ReaderGone),
@@ -262,6 +267,25 @@ impl Writer {
         polled
     }
 
+    /// Takes frames from a source (`count` room frames joined by newlines, or one direct
+    /// frame with `count` 0): what to hand to the sink now, if anything. Batching, frames are
+    /// held only once the batch is full (a run longer than a batch is cut at a line); else a
+    /// run goes out one frame per line. What is left of a run waits in `rest`.
+    fn accept(&mut self, frames: Bytes, count: u64) -> Option<Held> {
+        match self.batch.as_mut() {
+            Some(batch) => {
+                let ((head, n), rest) = cut(frames, count, MAX_BATCH_BYTES);
+                self.rest = rest;
+                batch.push(head, n).map(Held::text)
+            }
+            None => {
+                let ((head, n), rest) = cut(frames, count, 0);
+                self.rest = rest;
+                Some(Held::Text(head, n))
+            }
+        }
+    }
+
     /// The batch waits for the sink: `Ready` once it waited for the grace period.
     fn poll_stall(&mut self, cx: &mut Context<'_>) -> Poll<Stop> {
         let grace = self.grace;
@@ -288,15 +312,17 @@ impl Writer {
             reason = reason.reason,
             "closing websocket"
         );
-        // What was taken, in order: the held frame, then the batch being joined.
-        let held = [
-            self.held.take(),
-            self.batch.as_mut().and_then(|b| b.take()).map(Held::text),
-        ];
+        // What was taken, in order: the held frame, the rest of a run, then the batch being
+        // joined.
+        let mut held: Vec<Held> = self.held.take().into_iter().collect();
+        while let Some((frames, count)) = self.rest.take() {
+            held.extend(self.accept(frames, count));
+        }
+        held.extend(self.batch.as_mut().and_then(|b| b.take()).map(Held::text));
         let (rx, metrics) = (&mut self.rx, &self.metrics);
         let finish = async {
             if reason.drain {
-                for held in held.into_iter().flatten() {
+                for held in held {
                     let (out, rooms) = held.into_out();
                     sink.feed(out).await?;
                     metrics.deliveries.fetch_add(rooms, Ordering::Relaxed);

@@ -180,18 +180,23 @@ impl Broker for PostgresBroker {
         if self.is_closed() {
             return Err(BrokerError::Closed);
         }
-        let notice = Notice::new(self.inner.node, room, &event);
+        let notices = Notice::all(self.inner.node, room, &event);
+        let payloads = notices
+            .iter()
+            .map(Notice::encode)
+            .collect::<Result<Vec<_>, _>>()?;
         self.inner
             .local
             .deliver(Arc::new(Envelope::new(room, event)));
-        let payload = notice.encode()?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(&self.inner.channel)
-            .bind(payload)
-            .execute(self.inner.store.pool())
-            .await
-            .map_err(PgError::from)?;
-        Counters::add(&self.inner.counters.published, 1);
+        for payload in payloads {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&self.inner.channel)
+                .bind(payload)
+                .execute(self.inner.store.pool())
+                .await
+                .map_err(PgError::from)?;
+            Counters::add(&self.inner.counters.published, 1);
+        }
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! on.
 //!
 //! Message bodies never travel: `MessagePosted` and `MessageEdited` become `{room, seq}`
+//! (and `MessagesPosted` one such notice per message)
 //! references that each node resolves by reading the store, so a notice stays far below
 //! NOTIFY's 8000-byte payload limit whatever the body size. The other events (deletions,
 //! joins, leaves, typing, presence, room deletion) carry only ids and a username, and travel
@@ -73,6 +74,22 @@ impl Notice {
         }
     }
 
+    /// The notices for `event`: one per message for `MessagesPosted` (each a `{room, seq}`
+    /// reference, like `MessagePosted`), else the one of [`Notice::new`].
+    pub(crate) fn all(node: u64, room: RoomId, event: &RoomEvent) -> Vec<Notice> {
+        match event {
+            RoomEvent::MessagesPosted { messages } => messages
+                .iter()
+                .map(|m| Notice::Posted {
+                    n: node,
+                    r: room.0,
+                    s: m.seq.0,
+                })
+                .collect(),
+            other => vec![Notice::new(node, room, other)],
+        }
+    }
+
     /// The node that published it.
     pub(crate) fn node(&self) -> u64 {
         match self {
@@ -140,21 +157,10 @@ pub(crate) fn channel_for(schema: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_core::{Message, MessageId, Timestamp, UserId};
+    use chat_core::{Message, UserId};
 
     fn message(body: &str) -> Message {
-        Message {
-            id: MessageId(9),
-            room: RoomId(3),
-            seq: Seq(42),
-            author: UserId(1),
-            author_name: "ann".into(),
-            body: body.into(),
-            client_id: None,
-            created_at: Timestamp(0),
-            edited_at: None,
-            deleted: false,
-        }
+        chat_core::testing::sample_message(3, 42, body)
     }
 
     #[test]
@@ -168,6 +174,19 @@ mod tests {
         assert_eq!(Notice::decode(&payload).unwrap(), notice);
         assert_eq!(notice.message_key(), Some((RoomId(3), Seq(42))));
         assert_eq!(notice.node(), 7);
+    }
+
+    #[test]
+    fn a_run_of_posts_travels_as_one_reference_per_message() {
+        let mut second = message(&"y".repeat(100_000));
+        second.seq = Seq(43);
+        let event = RoomEvent::MessagesPosted {
+            messages: vec![message("x"), second],
+        };
+        let notices = Notice::all(7, RoomId(3), &event);
+        let keys: Vec<_> = notices.iter().filter_map(Notice::message_key).collect();
+        assert_eq!(keys, [(RoomId(3), Seq(42)), (RoomId(3), Seq(43))]);
+        assert!(notices.iter().all(|n| n.encode().unwrap().len() < 64));
     }
 
     #[test]
