@@ -568,6 +568,66 @@ mod tests {
         assert_eq!(s.metrics.deliveries.load(Ordering::Relaxed), 2);
     }
 
+    /// The frames written for a run of messages of room 1 (seqs 1..=`bodies.len()`), and the
+    /// deliveries counted.
+    async fn write_a_run(batch: bool, bodies: &[String]) -> (Vec<String>, u64) {
+        let s = start_with(Duration::from_secs(5), batch);
+        let feed = s.live_feed();
+        let messages = (1..)
+            .zip(bodies)
+            .map(|(seq, body)| chat_core::testing::sample_message(1, seq, body))
+            .collect();
+        let event = RoomEvent::posted(messages).unwrap();
+        s.broker.deliver(Arc::new(Envelope::new(RoomId(1), event)));
+        let watch = Watch {
+            feed,
+            room: Arc::from("r"),
+        };
+        s.tx.try_send(Out::Room(RoomCommand::Watch(Box::new(watch))))
+            .unwrap();
+        s.sink
+            .wait_for(|log| log.iter().any(|l| l == "flush"))
+            .await;
+        s.close.close(close_code::NORMAL, "bye", true);
+        s.task.await.unwrap();
+        let frames = s.sink.frames();
+        (frames, s.metrics.deliveries.load(Ordering::Relaxed))
+    }
+
+    fn seqs(frame: &str) -> Vec<i64> {
+        frame
+            .split('\n')
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert_eq!(v["type"], "message", "{line}");
+                v["seq"].as_i64().unwrap()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_run_of_messages_is_one_frame_each_unless_batching() {
+        let bodies: Vec<String> = ["a", "b", "c"].map(String::from).into();
+        let (frames, delivered) = write_a_run(false, &bodies).await;
+        let each: Vec<Vec<i64>> = frames.iter().map(|f| seqs(f)).collect();
+        assert_eq!(each, [[1], [2], [3]], "{frames:?}");
+        assert_eq!(delivered, 3);
+        let (frames, delivered) = write_a_run(true, &bodies).await;
+        let each: Vec<Vec<i64>> = frames.iter().map(|f| seqs(f)).collect();
+        assert_eq!(each, [vec![1, 2, 3]], "{frames:?}");
+        assert_eq!(delivered, 3);
+    }
+
+    #[tokio::test]
+    async fn a_batched_run_above_the_batch_limit_is_cut_at_a_line() {
+        let bodies = vec!["x".repeat(MAX_BATCH_BYTES / 3); 4];
+        let (frames, delivered) = write_a_run(true, &bodies).await;
+        let each: Vec<Vec<i64>> = frames.iter().map(|f| seqs(f)).collect();
+        assert_eq!(each, [vec![1, 2], vec![3, 4]], "{frames:?}");
+        assert!(frames.iter().all(|f| f.len() <= MAX_BATCH_BYTES));
+        assert_eq!(delivered, 4);
+    }
+
     #[tokio::test]
     async fn a_closing_batching_writer_drains_what_it_joined() {
         let s = start_with(Duration::from_secs(5), true);
