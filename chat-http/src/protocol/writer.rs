@@ -490,6 +490,17 @@ mod tests {
     }
 
     impl Setup {
+        /// Queues the command to read `feed` (room 1, named "r").
+        fn watch(&self, feed: RoomFeed) {
+            let watch = Watch {
+                feed,
+                room: Arc::from("r"),
+            };
+            self.tx
+                .try_send(Out::Room(RoomCommand::Watch(Box::new(watch))))
+                .unwrap();
+        }
+
         /// A live feed of room 1.
         fn live_feed(&self) -> RoomFeed {
             let subscription = self.broker.subscribe_local(RoomId(1));
@@ -541,12 +552,7 @@ mod tests {
         s.broker.deliver(typing(2));
         s.broker.deliver(typing(3));
         s.tx.try_send(frame(r#"{"type":"joined"}"#)).unwrap();
-        let watch = Watch {
-            feed,
-            room: Arc::from("r"),
-        };
-        s.tx.try_send(Out::Room(RoomCommand::Watch(Box::new(watch))))
-            .unwrap();
+        s.watch(feed);
         s.sink
             .wait_for(|log| log.iter().any(|l| l == "flush"))
             .await;
@@ -579,12 +585,7 @@ mod tests {
             .collect();
         let event = RoomEvent::posted(messages).unwrap();
         s.broker.deliver(Arc::new(Envelope::new(RoomId(1), event)));
-        let watch = Watch {
-            feed,
-            room: Arc::from("r"),
-        };
-        s.tx.try_send(Out::Room(RoomCommand::Watch(Box::new(watch))))
-            .unwrap();
+        s.watch(feed);
         s.sink
             .wait_for(|log| log.iter().any(|l| l == "flush"))
             .await;
@@ -661,12 +662,7 @@ mod tests {
         s.broker.deliver(typing(1)); // the connection's own: skipped
         s.broker.deliver(typing(3));
         s.tx.try_send(frame("joined")).unwrap();
-        let watch = Watch {
-            feed,
-            room: Arc::from("r"),
-        };
-        s.tx.try_send(Out::Room(RoomCommand::Watch(Box::new(watch))))
-            .unwrap();
+        s.watch(feed);
         s.sink.wait_for(|log| log.len() >= 4).await;
         // Queued before the writer runs again: the feed's next event is not written.
         s.tx.try_send(Out::Room(RoomCommand::Unwatch(RoomId(1))))
