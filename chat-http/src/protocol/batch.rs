@@ -89,26 +89,19 @@ pub(crate) fn cut(frames: Bytes, count: u64, limit: usize) -> ((Bytes, u64), Opt
     if count <= 1 || frames.len() <= limit {
         return ((frames, count), None);
     }
-    let mut end = None;
-    let mut lines = 0;
-    for (at, _) in frames.iter().enumerate().filter(|(_, b)| **b == b'\n') {
-        if end.is_some() && at > limit {
-            break;
-        }
-        end = Some(at);
-        lines += 1;
-        if at > limit {
-            break;
-        }
+    // The last newline within the limit, else the first one.
+    let within = frames
+        .get(..=limit)
+        .and_then(|head| memchr::memrchr(b'\n', head));
+    let Some(at) = within.or_else(|| memchr::memchr(b'\n', &frames)) else {
+        return ((frames, count), None);
+    };
+    let lines = memchr::memchr_iter(b'\n', &frames[..at]).count() as u64 + 1;
+    if lines >= count {
+        return ((frames, count), None);
     }
-    match end {
-        Some(at) if lines < count => {
-            let rest = frames.slice(at + 1..);
-            let head = frames.slice(..at);
-            ((head, lines), Some((rest, count - lines)))
-        }
-        _ => ((frames, count), None),
-    }
+    let rest = frames.slice(at + 1..);
+    ((frames.slice(..at), lines), Some((rest, count - lines)))
 }
 
 #[cfg(test)]
