@@ -174,6 +174,8 @@ pub(crate) struct IndexerOptions {
     pub(crate) batch: usize,
     /// How long a round waits after the start of the previous one while posts keep coming.
     pub(crate) linger: Duration,
+    /// Added to the thread's niceness (see [`crate::background`]).
+    pub(crate) nice: i32,
 }
 
 impl Indexer {
@@ -199,9 +201,13 @@ impl Indexer {
             linger: options.linger,
             text: String::new(),
         };
+        let nice = options.nice;
         let thread = std::thread::Builder::new()
             .name("chat-sqlite-indexer".into())
-            .spawn(move || worker.run())
+            .spawn(move || {
+                crate::background::lower_priority(nice);
+                worker.run()
+            })
             .map_err(|e| SqliteError::Thread(e.to_string()))?;
         Ok(Indexer {
             tracker,
@@ -599,6 +605,7 @@ mod tests {
             IndexerOptions {
                 batch: 16,
                 linger: Duration::ZERO,
+                nice: 0,
             },
         )
         .unwrap();
