@@ -1,16 +1,18 @@
-//! The priority of the store's background threads: the indexer and the checkpointer lower
-//! theirs when they start (by [`SqliteOptions::background_nice`], 19 by default), so that
+//! The priority of the store's background threads: the indexer and the checkpointer can
+//! lower theirs when they start ([`SqliteOptions::background_nice`], off by default), so that
 //! when the CPU is short, request handling (the runtime's workers, the writer, the readers)
 //! runs first and the maintenance catches up in the idle time between.
 //!
-//! Measured with the load generator at 400,000 deliveries/s on plain `/ws` (2 cores shared
-//! with the generator, about 94% of them busy), six interleaved pairs against the same build
-//! without: p99 4.3-4.9 ms (median 4.5) against 4.8-5.9 ms (median 5.0), lower in every pair;
-//! p50 1.29-1.41 against 1.42-1.52 ms; server CPU per delivery 1.5% higher. (On an earlier,
-//! slower machine, niceness 10 showed nothing through the noise of p99s of 30-100 ms.) What
-//! the two threads give up is bounded: the writer's backstop checkpoint (see [`crate::open`])
-//! caps the WAL if the checkpointer falls behind, and a search that needs the index to catch
-//! up waits for the indexer, longer only while the CPU is full.
+//! It is off by default because it helps only below saturation. Measured with the load
+//! generator (2 cores shared with it, plain `/ws`), interleaved pairs against the same build
+//! without: at 400,000 deliveries/s (about 94% of the CPU busy), six pairs, p99 4.3-4.9 ms
+//! (median 4.5) against 4.8-5.9 ms (median 5.0), lower in every pair; but at 1,200,000/s (the
+//! CPU full), p99 43 and 57 ms against 35 and 32, and with only the indexer lowered 42 and
+//! 60 against 30 (only the checkpointer: no change either way). A starved indexer falls
+//! behind in bursts and catches up in them. Whoever sets it gives up little else: the
+//! writer's backstop checkpoint (see [`crate::open`]) caps the WAL if the checkpointer falls
+//! behind, and a search that needs the index to catch up waits for the indexer, longer only
+//! while the CPU is full.
 //!
 //! Niceness is per thread only on Linux; elsewhere this does nothing (`setpriority` would
 //! change the whole process). A failure to change it is logged and otherwise ignored.

@@ -1,6 +1,6 @@
 //! Errors of the SQLite store: [`SqliteError`] for opening, migrating and closing, and the
 //! crate-internal [`Fail`] that store operations use before they answer a
-//! [`StoreError`](chat_core::StoreError).
+//! [`StoreError`].
 
 use chat_core::StoreError;
 use std::path::PathBuf;

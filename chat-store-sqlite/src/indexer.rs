@@ -10,7 +10,10 @@
 //! indexes the messages after the `messages` watermark (`id > upto`, in id order: ids are
 //! AUTOINCREMENT, so they only grow and are never reused), up to
 //! [`SqliteOptions::index_batch`](crate::SqliteOptions::index_batch) of each, and records the
-//! new watermarks with them. Both are read in one snapshot of the database. A change of a
+//! new watermarks with them. Both are read in one snapshot of the database, copied out (at
+//! most [`BATCH_BYTES`] of bodies) and the snapshot ended before the indexing: a read
+//! transaction keeps the checkpointer from passing it, so the WAL would grow for as long as
+//! the batch's tokenizing and index writes take. A change of a
 //! message at or below the `messages` watermark deletes its entry and indexes its current body
 //! (if it is not deleted); above, nothing is needed (it will be read in its current form).
 //! A deleted room's entries are found by the room prefix of their words (see
@@ -61,6 +64,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Pages of index one idle merge step writes (a few milliseconds of work): new work waits at
 /// most one step.
 const MERGE_STEP_PAGES: i64 = 64;
+
+/// Most bytes of message bodies one batch reads (beside its count limit), so that its copy of
+/// them stays small whatever the bodies' size.
+const BATCH_BYTES: usize = 4 << 20;
 
 /// What the writer, the searches and the indexer thread share.
 #[derive(Debug)]
@@ -272,6 +279,15 @@ struct Step {
     full: bool,
 }
 
+/// What a change asks of the index.
+enum Redo {
+    /// Index the message again: delete its entry, then index its body as read (none: it is
+    /// gone, or deleted).
+    Message(i64, Option<(i64, String)>),
+    /// Delete the entries of the room (deleted with its messages).
+    Room(i64),
+}
+
 /// The indexer thread's state.
 struct Worker {
     main: Connection,
@@ -444,6 +460,9 @@ impl Worker {
             .take(batch)
             .collect::<Result<Vec<_>, _>>()?;
         let changes_full = changes.len() >= batch;
+        // What the changes ask of the index, in their order, with the current bodies read
+        // now; applied after the snapshot ends.
+        let mut redo = Vec::new();
         let mut messages_redone = HashSet::new();
         let mut rooms_dropped = HashSet::new();
         for &(_, message, room) in &changes {
@@ -451,25 +470,16 @@ impl Worker {
                 && id <= from.messages
                 && messages_redone.insert(id)
             {
-                search.prepare_cached(sql::FTS_DELETE)?.execute([id])?;
                 let current = main
                     .prepare_cached(sql::INDEX_MESSAGE)?
                     .query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
                     .optional()?;
-                if let Some((room, body)) = current {
-                    insert(&search, text, id, RoomId(room), &body)?;
-                }
+                redo.push(Redo::Message(id, current));
             }
             if let Some(room) = room
                 && rooms_dropped.insert(room)
             {
-                let rowids = search
-                    .prepare_cached(sql::FTS_MATCHING)?
-                    .query_map([room_expression(RoomId(room))], |r| r.get::<_, i64>(0))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                for rowid in rowids {
-                    search.prepare_cached(sql::FTS_DELETE)?.execute([rowid])?;
-                }
+                redo.push(Redo::Room(room));
             }
         }
         let last_change = changes.last().map_or(from.changes, |c| c.0);
@@ -480,29 +490,22 @@ impl Worker {
             last_change.max(targets.changes).max(from.changes)
         };
 
-        let mut indexed = 0;
-        let mut last_message = from.messages;
+        let mut new = Vec::new();
+        let mut bytes = 0;
         {
             let mut statement = main.prepare_cached(sql::INDEX_MESSAGES_AFTER)?;
             let mut rows = statement.query([from.messages])?;
-            while indexed < batch
+            while new.len() < batch
+                && bytes < BATCH_BYTES
                 && let Some(row) = rows.next()?
             {
-                let id: i64 = row.get(0)?;
-                let room: i64 = row.get(1)?;
-                let body = row.get_ref(2)?.as_str().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })?;
-                insert(&search, text, id, RoomId(room), body)?;
-                indexed += 1;
-                last_message = id;
+                let body: String = row.get(2)?;
+                bytes += body.len();
+                new.push((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, body));
             }
         }
-        let messages_full = indexed >= batch;
+        let messages_full = new.len() >= batch || bytes >= BATCH_BYTES;
+        let last_message = new.last().map_or(from.messages, |m| m.0);
         let messages_upto = if messages_full {
             last_message
         } else {
@@ -510,7 +513,34 @@ impl Worker {
             // highest committed id may belong to a deleted message or room).
             last_message.max(targets.messages).max(from.messages)
         };
+        // The snapshot ends before the indexing, the batch's costly part: a read transaction
+        // keeps checkpoints from passing it, and the WAL grows meanwhile (the more so when
+        // this thread gets little CPU, see `crate::background`).
         main.commit()?;
+
+        for action in redo {
+            match action {
+                Redo::Message(id, current) => {
+                    search.prepare_cached(sql::FTS_DELETE)?.execute([id])?;
+                    if let Some((room, body)) = current {
+                        insert(&search, text, id, RoomId(room), &body)?;
+                    }
+                }
+                Redo::Room(room) => {
+                    let rowids = search
+                        .prepare_cached(sql::FTS_MATCHING)?
+                        .query_map([room_expression(RoomId(room))], |r| r.get::<_, i64>(0))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    for rowid in rowids {
+                        search.prepare_cached(sql::FTS_DELETE)?.execute([rowid])?;
+                    }
+                }
+            }
+        }
+        let indexed = new.len();
+        for (id, room, body) in new {
+            insert(&search, text, id, RoomId(room), &body)?;
+        }
 
         let to = Watermarks {
             messages: messages_upto,

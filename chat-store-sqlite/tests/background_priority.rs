@@ -1,7 +1,7 @@
-//! The indexer and checkpointer threads lower their priority (`SqliteOptions::background_nice`)
-//! and the threads that serve requests keep theirs (see `src/background.rs`). Linux only:
-//! niceness is per thread there. Its own test binary, so that only this test's stores have
-//! threads in the process.
+//! With `SqliteOptions::background_nice`, the indexer and checkpointer threads lower their
+//! priority and the threads that serve requests keep theirs; by default none changes (see
+//! `src/background.rs`). Linux only: niceness is per thread there. Its own test binary, so
+//! that only this test's stores have threads in the process.
 
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -60,7 +60,11 @@ async fn background_threads_run_at_lower_priority_and_request_threads_do_not() {
     let base = own_niceness();
     let dir = tempfile::tempdir().unwrap();
 
-    let store = SqliteStore::open(dir.path().join("default.db"))
+    let options = SqliteOptions {
+        background_nice: 19,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open_with(dir.path().join("lowered.db"), options)
         .await
         .unwrap();
     let lowered = (base + 19).min(19);
@@ -81,11 +85,8 @@ async fn background_threads_run_at_lower_priority_and_request_threads_do_not() {
     assert!(readers.iter().all(|&n| n == base), "{threads:?}");
     store.close().await.unwrap();
 
-    let options = SqliteOptions {
-        background_nice: 0,
-        ..SqliteOptions::default()
-    };
-    let store = SqliteStore::open_with(dir.path().join("zero.db"), options)
+    // The default leaves them alone.
+    let store = SqliteStore::open(dir.path().join("default.db"))
         .await
         .unwrap();
     let threads = settled(base).await;

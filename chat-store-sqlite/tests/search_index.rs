@@ -524,3 +524,25 @@ async fn an_idle_indexer_merges_the_index_segments() {
     let (indexed, live) = indexed_and_live(&fx);
     assert_eq!(indexed, live, "the merged index holds every message once");
 }
+
+#[tokio::test]
+async fn bodies_beyond_one_batchs_byte_budget_are_all_indexed() {
+    let fx = Fixture::new();
+    let store = SqliteStore::open(&fx.path).await.unwrap();
+    let ann = user(&store).await;
+    let room = room(&store, &ann, "big").await.id;
+    // 80 bodies of 64 KiB: 5 MiB, more than a batch reads (4 MiB), so the indexer's first
+    // batch stops short of them and the next one carries on from there.
+    let filler = "lorem ".repeat(64 * 1024 / 6);
+    let mut seqs = Vec::new();
+    for i in 0..80 {
+        let body = format!("{filler}big{i}end");
+        seqs.push(post(&store, &ann, room, &body).await.seq.0);
+    }
+    assert_eq!(find(&store, room, "big79end").await, [seqs[79]]);
+    assert_eq!(find(&store, room, "big0end").await, [seqs[0]]);
+    store.close().await.unwrap();
+    let (indexed, live) = indexed_and_live(&fx);
+    assert_eq!(indexed.len(), 80);
+    assert_eq!(indexed, live);
+}
