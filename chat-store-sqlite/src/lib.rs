@@ -104,13 +104,17 @@
 //! the size it reaches natively under that load (1,200 to 2,000 messages; run the example with
 //! a 500 ms linger under callgrind, which slows everything about 50 times, to get those; with
 //! a 10 ms linger, batches shrink to about 60 messages there and it spends about 28k). The
-//! default linger is 200 ms, with batches of up to 8,192 messages: searches never wait for
-//! the linger (they end it), only for the batch it ends in (at 40,000 posts/s, about 8,000
-//! messages: tens of milliseconds), and larger batches cost the indexer less CPU beside the
-//! server's other threads. At 40,000-50,000 posts/s (the reference server at 800,000 to
-//! 1,000,000 deliveries/s) a 50 ms linger with batches of 2,048 cost the whole server about
-//! 3% more CPU (1.33 and 1.37 against 1.30 and 1.28 us per delivery at 1,000,000, interleaved
-//! runs).
+//! default linger is 50 ms, with batches of up to 8,192 messages: searches never wait for
+//! the linger (they end it), only for the batch it ends in (at 40,000 posts/s, about 2,000
+//! messages: milliseconds). At 40,000-50,000 posts/s (the reference server at 800,000 to
+//! 1,000,000 deliveries/s), a 50 ms linger with batches of at most 2,048 cost the whole
+//! server about 3% more CPU than 200 ms with 8,192 (1.33 and 1.37 against 1.30 and 1.28 us
+//! per delivery at 1,000,000); with batches of up to 8,192 it costs the same (1.27-1.28
+//! against 1.28-1.29 us at 1,000,000 on `/ws?batch=1`), and its shorter bursts of indexing
+//! leave the other threads a steadier share of the CPU: p99 at 400,000 deliveries/s 4.4-5.0
+//! ms (median 4.6) against 4.6-10.1 ms (median 4.9) in seven interleaved pairs, at 1,200,000
+//! 26-27 against 30-34 ms. A 10 ms linger was lower still at 400,000 (4.1-4.4 ms) but
+//! reached 54-59 ms at 1,200,000.
 //! With one poster, whose every post is a group of its own, the writer went from about 214k to
 //! 68k (the WAL write of each commit dominates), the indexer spending about 36k. On the shared
 //! 2-core reference machine the example went from about 120k to about 175k posts/s with 64
@@ -223,7 +227,7 @@ impl Default for SqliteOptions {
             statement_cache: 64,
             checkpoint_interval: Duration::from_millis(10),
             index_batch: 8_192,
-            index_linger: Duration::from_millis(200),
+            index_linger: Duration::from_millis(50),
             client_ids_batch: 4_096,
             background_nice: 0,
         }
