@@ -9,7 +9,10 @@
 //! once [`SqliteOptions::client_ids_batch`] posts have passed, adds them to the `client_ids`
 //! table sorted, so that each author's new keys land on a page or two. It does so between
 //! groups, in transactions of [`SLICE`] keys each (about a millisecond), so that no request
-//! waits for the whole batch; the last one also moves the table's watermark
+//! waits for the whole batch, and only while no request is queued (a post arriving during a
+//! slice waits it out) unless four batches' worth of keys have piled up: at 400,000
+//! deliveries/s, p99 4.1-4.5 ms (median 4.3) against 4.2-6.1 ms (median 4.9) in five
+//! interleaved pairs. The last slice also moves the table's watermark
 //! (`client_ids_state.upto`), which says up to which message id the table is complete. Every
 //! key above it is in memory, and is read back from `messages` (which keeps each post's
 //! `client_id`) whenever the memory may be wrong: when the writer starts (after a crash, say),
@@ -161,6 +164,14 @@ impl ClientIds {
         self.pending.as_ref().is_some_and(|p| {
             p.batch.is_some()
                 || p.highest - p.upto >= i64::try_from(batch.max(1)).unwrap_or(i64::MAX)
+        })
+    }
+
+    /// Messages posted above the table's watermark (those of a batch under way included):
+    /// how far the table is behind.
+    pub(crate) fn backlog(&self) -> usize {
+        self.pending.as_ref().map_or(0, |p| {
+            usize::try_from(p.highest.saturating_sub(p.upto)).unwrap_or(0)
         })
     }
 

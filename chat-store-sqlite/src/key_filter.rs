@@ -5,7 +5,8 @@
 //! keys; for the rest, and for keys that are there, the table is asked as before.
 //!
 //! The writer builds it between groups, a step at a time, after any group that leaves no key
-//! slice to write (slices come first): [`KeyFilter::step`] reads the next [`STEP_ROWS`] keys
+//! slice to write (slices come first), while no request is queued or else once every few
+//! groups: [`KeyFilter::step`] reads the next [`STEP_ROWS`] keys
 //! of the table in key order after where the last step stopped (about a millisecond), and
 //! until the walk reaches the end the filter rules nothing out. Every key the writer adds to the table goes into the filter too
 //! ([`KeyFilter::insert`]), into one being built as well, so a key written behind the walk is

@@ -438,6 +438,15 @@ impl Writer {
     }
 }
 
+/// Batches of idempotency keys the writer lets pile up in memory, while requests keep it
+/// busy, before it adds a slice of them to the file between two groups anyway.
+const OVERDUE_BATCHES: usize = 4;
+
+/// Groups after which the writer takes a step of building the key filter even though
+/// requests wait: without the filter, every post with a client id looks its key up in the
+/// table.
+const FILTER_PUT_OFF: usize = 8;
+
 /// The writer thread's sizes.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
@@ -458,6 +467,8 @@ fn run(
     let max_batch = limits.max_batch;
     let cache = RefCell::new(WriterCache::default());
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
+    // Groups since the key filter last took a step although it was due.
+    let mut put_off = 0;
     while let Some(first) = rx.blocking_recv() {
         let mut close = None;
         match first {
@@ -490,15 +501,61 @@ fn run(
             return;
         }
         commit_group(&conn, &cache, &mut batch, listener.get(), tracker);
-        if cache.borrow().client_ids.due(limits.client_ids_batch) {
-            add_client_ids(&conn, &cache);
-        } else if cache.borrow().client_ids.filter_due() {
-            build_key_filter(&conn, &cache);
+        // Upkeep between groups, while no request waits (a slice takes about a millisecond,
+        // which a post arriving meanwhile would wait out), unless the keys in memory pile up.
+        let idle = rx.is_empty();
+        let (keys_due, keys_overdue, filter_due) = {
+            let ids = &cache.borrow().client_ids;
+            (
+                ids.due(limits.client_ids_batch),
+                ids.backlog() >= limits.client_ids_batch.saturating_mul(OVERDUE_BATCHES),
+                ids.filter_due(),
+            )
+        };
+        match upkeep(idle, keys_due, keys_overdue, filter_due, put_off) {
+            Upkeep::Keys => {
+                add_client_ids(&conn, &cache);
+            }
+            Upkeep::Filter => {
+                build_key_filter(&conn, &cache);
+                put_off = 0;
+            }
+            Upkeep::Nothing if filter_due => put_off += 1,
+            Upkeep::Nothing => {}
         }
     }
     // Every handle is gone: the queue is drained, so just tidy up.
     if let Err(e) = shutdown(&conn, &cache) {
         tracing::warn!(error = %e, "closing the chat database failed");
+    }
+}
+
+/// What the writer does between two groups.
+#[derive(Debug, PartialEq, Eq)]
+enum Upkeep {
+    /// Add a slice of idempotency keys to the file.
+    Keys,
+    /// Take a step of building the key filter.
+    Filter,
+    Nothing,
+}
+
+/// Picks the upkeep after a group: a slice of keys when due, if no request is queued (`idle`)
+/// or the keys are overdue; else a step of the filter when due, if idle or put off for
+/// [`FILTER_PUT_OFF`] groups already.
+fn upkeep(
+    idle: bool,
+    keys_due: bool,
+    keys_overdue: bool,
+    filter_due: bool,
+    put_off: usize,
+) -> Upkeep {
+    if keys_due && (idle || keys_overdue) {
+        Upkeep::Keys
+    } else if filter_due && (idle || put_off >= FILTER_PUT_OFF) {
+        Upkeep::Filter
+    } else {
+        Upkeep::Nothing
     }
 }
 
@@ -661,6 +718,30 @@ mod tests {
     use super::*;
     use crate::error::Fail;
     use std::time::Duration;
+
+    #[test]
+    fn upkeep_waits_for_an_empty_queue_unless_overdue_or_put_off_too_long() {
+        use Upkeep::{Filter, Keys, Nothing};
+        // (idle, keys due, keys overdue, filter due, groups put off) -> upkeep
+        let cases = [
+            ((true, true, false, false, 0), Keys),
+            ((false, true, false, false, 0), Nothing),
+            ((false, true, true, false, 0), Keys),
+            ((true, true, false, true, 0), Keys),
+            ((true, false, false, true, 0), Filter),
+            ((false, false, false, true, FILTER_PUT_OFF - 1), Nothing),
+            ((false, false, false, true, FILTER_PUT_OFF), Filter),
+            ((false, true, false, true, FILTER_PUT_OFF), Filter),
+            ((true, false, false, false, FILTER_PUT_OFF), Nothing),
+        ];
+        for ((idle, due, overdue, filter, put_off), expected) in cases {
+            assert_eq!(
+                upkeep(idle, due, overdue, filter, put_off),
+                expected,
+                "idle {idle}, keys due {due}, overdue {overdue}, filter due {filter}, put off {put_off}"
+            );
+        }
+    }
 
     fn tracker() -> Arc<Tracker> {
         Arc::new(Tracker::new(Watermarks::default(), Watermarks::default()))
