@@ -8,7 +8,8 @@
 mod common;
 
 use chat_core::{
-    Broker, BrokerError, ChatService, Config, FeedItem, RoomEvent, RoomFeed, Seq, User,
+    Broker, BrokerError, ChatService, Config, FeedItem, MessageStore, RoomEvent, RoomFeed, Seq,
+    User,
 };
 use chat_store_postgres::{PostgresBroker, PostgresStore};
 use common::TestDb;
@@ -155,6 +156,57 @@ async fn a_subscriber_on_node_a_receives_what_node_b_publishes_in_order() {
     }
     assert!(a.broker.stats().notifications > 0);
     assert!(b.broker.stats().published >= 54);
+    a.stop().await;
+    b.stop().await;
+    db.finish().await;
+}
+
+/// A run of posts published on node B as one `MessagesPosted` reaches node A's subscriber
+/// whole and in order: B sends one notice per message, all in one round trip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_published_on_one_node_reaches_the_other_in_order() {
+    let Some(db) = TestDb::new("cross_node_run").await else {
+        return;
+    };
+    let (a, b) = two_nodes(&db).await;
+    let ann = b
+        .service
+        .create_user("ann", "password123", false)
+        .await
+        .unwrap();
+    let room = b.service.create_room(&ann, "runs", "").await.unwrap();
+    let mut feed = a.service.subscribe(&ann, room.id, None).await.unwrap();
+    // Stored first (the notices only name them), then announced as one run.
+    let mut messages = Vec::new();
+    for i in 1..=3 {
+        let new = chat_core::NewMessage {
+            room: room.id,
+            author: ann.id,
+            body: format!("m{i}"),
+            client_id: None,
+            created_at: chat_core::Timestamp(1),
+        };
+        messages.push(b.store.post_message(new).await.unwrap().message);
+    }
+    let before = b.broker.stats().published;
+    let run = RoomEvent::posted(messages).unwrap();
+    b.broker.publish(room.id, run).await.unwrap();
+    assert_eq!(
+        b.broker.stats().published - before,
+        3,
+        "one notice per message"
+    );
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let event = next_event(&mut feed).await;
+        got.extend(
+            event
+                .posted_messages()
+                .iter()
+                .map(|m| (m.seq.0, m.body.clone())),
+        );
+    }
+    assert_eq!(got, [(1, "m1".into()), (2, "m2".into()), (3, "m3".into())]);
     a.stop().await;
     b.stop().await;
     db.finish().await;

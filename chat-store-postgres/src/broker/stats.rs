@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 /// A snapshot of a [`PostgresBroker`](super::PostgresBroker)'s counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BrokerStats {
-    /// Events published by this node (each one NOTIFY).
+    /// Notices sent by this node: one per event, but one per message for a run of posts
+    /// (`MessagesPosted`).
     pub published: u64,
     /// Notifications received by this node's listener, its own included.
     pub notifications: u64,
