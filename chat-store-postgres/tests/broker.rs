@@ -8,8 +8,8 @@
 mod common;
 
 use chat_core::{
-    Broker, BrokerError, ChatService, Config, FeedItem, MessageStore, RoomEvent, RoomFeed, Seq,
-    User,
+    Broker, BrokerError, ChatRoom, ChatService, Config, FeedItem, MessageStore, RoomEvent,
+    RoomFeed, Seq, User,
 };
 use chat_store_postgres::{PostgresBroker, PostgresStore};
 use common::TestDb;
@@ -50,6 +50,19 @@ async fn two_nodes(db: &TestDb) -> (Node, Node) {
     let a = Node::start(db.store.clone()).await;
     let b = Node::start(db.another_node().await).await;
     (a, b)
+}
+
+/// Two nodes, user "ann" and her room `name` created on node B, and her feed of it on node A.
+async fn room_across_nodes(db: &TestDb, name: &str) -> (Node, Node, User, ChatRoom, RoomFeed) {
+    let (a, b) = two_nodes(db).await;
+    let ann = b
+        .service
+        .create_user("ann", "password123", false)
+        .await
+        .unwrap();
+    let room = b.service.create_room(&ann, name, "").await.unwrap();
+    let feed = a.service.subscribe(&ann, room.id, None).await.unwrap();
+    (a, b, ann, room, feed)
 }
 
 async fn next_event(feed: &mut RoomFeed) -> RoomEvent {
@@ -168,14 +181,7 @@ async fn a_run_published_on_one_node_reaches_the_other_in_order() {
     let Some(db) = TestDb::new("cross_node_run").await else {
         return;
     };
-    let (a, b) = two_nodes(&db).await;
-    let ann = b
-        .service
-        .create_user("ann", "password123", false)
-        .await
-        .unwrap();
-    let room = b.service.create_room(&ann, "runs", "").await.unwrap();
-    let mut feed = a.service.subscribe(&ann, room.id, None).await.unwrap();
+    let (a, b, ann, room, mut feed) = room_across_nodes(&db, "runs").await;
     // Stored first (the notices only name them), then announced as one run.
     let mut messages = Vec::new();
     for i in 1..=3 {
@@ -219,14 +225,7 @@ async fn killed_listener_connections_lose_no_message() {
     let Some(db) = TestDb::new("killed_listener_connections").await else {
         return;
     };
-    let (a, b) = two_nodes(&db).await;
-    let ann = b
-        .service
-        .create_user("ann", "password123", false)
-        .await
-        .unwrap();
-    let room = b.service.create_room(&ann, "lobby", "").await.unwrap();
-    let mut feed = a.service.subscribe(&ann, room.id, None).await.unwrap();
+    let (a, b, ann, room, mut feed) = room_across_nodes(&db, "lobby").await;
     const TOTAL: i64 = 300;
     let poster = {
         let service = b.service.clone();
@@ -290,14 +289,7 @@ async fn messages_posted_while_the_listener_is_down_are_recovered() {
     let Some(db) = TestDb::new("posted_while_listener_down").await else {
         return;
     };
-    let (a, b) = two_nodes(&db).await;
-    let ann = b
-        .service
-        .create_user("ann", "password123", false)
-        .await
-        .unwrap();
-    let room = b.service.create_room(&ann, "lobby", "").await.unwrap();
-    let mut feed = a.service.subscribe(&ann, room.id, None).await.unwrap();
+    let (a, b, ann, room, mut feed) = room_across_nodes(&db, "lobby").await;
     for round in 0..5 {
         kill_listener(&a.store, &a.broker).await;
         for i in 0..10 {
@@ -360,14 +352,7 @@ async fn cross_node_latency() {
     let Some(db) = TestDb::new("cross_node_latency").await else {
         return;
     };
-    let (a, b) = two_nodes(&db).await;
-    let ann: User = b
-        .service
-        .create_user("ann", "password123", false)
-        .await
-        .unwrap();
-    let room = b.service.create_room(&ann, "lobby", "").await.unwrap();
-    let mut feed = a.service.subscribe(&ann, room.id, None).await.unwrap();
+    let (a, b, ann, room, mut feed) = room_across_nodes(&db, "lobby").await;
     const ROUNDS: usize = 500;
     let mut posts = Vec::with_capacity(ROUNDS);
     for i in 0..ROUNDS {
