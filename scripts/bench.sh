@@ -18,6 +18,8 @@
 # here is killed by PID on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/chat-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -72,21 +74,10 @@ start_ceiling() {
     return 1
 }
 
-free_port() {
-    local p
-    for p in $(seq 18700 18799); do
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
-
 # start_reference NAME: the axum reference server with a fresh SQLite file, limits off.
 start_reference() {
     local name="$1" port
-    port="$(free_port)"
+    port="$(free_port 18700 18799)"
     rm -f "$WORK/$name.db"*
     "$BIN/axum-server" --database "sqlite:$WORK/$name.db" --log warn serve \
         --bind "127.0.0.1:$port" --rate-limit off --login-rate-limit off \
