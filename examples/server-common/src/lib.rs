@@ -25,5 +25,5 @@ pub mod database;
 pub mod run;
 
 pub use cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
-pub use database::{Database, open_service};
+pub use database::{Database, OpenStore, open_service};
 pub use run::{BoxError, ShutdownFuture, main};

@@ -5,10 +5,13 @@
 //! Shutdown order on SIGINT/SIGTERM: `ChatHttp::shutdown` (new sockets get 503; open ones finish
 //! the frame in hand, so an in-flight post commits and is acked, then close with 1001 going
 //! away), then the framework stops accepting and lets in-flight requests finish, bounded by
-//! `--shutdown-timeout`.
+//! `--shutdown-timeout`; last the database is closed, within the same bound again (SQLite:
+//! queued writes committed, the search index caught up, both write-ahead logs checkpointed
+//! into their files and every connection closed, so the main file alone is a complete copy).
+//! `migrate` and `createsuperuser` close it the same way before they exit.
 
 use crate::cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
-use crate::database::open_service;
+use crate::database::{OpenStore, open_service};
 use chat_core::{ChatError, ChatService};
 use chat_http::ChatHttp;
 use std::future::Future;
@@ -29,6 +32,9 @@ pub type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How often expired sessions are purged from the store.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// How long `migrate` and `createsuperuser` wait for the database to close.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// The whole program: parses the command line, runs the subcommand and returns the exit code.
 ///
@@ -58,7 +64,8 @@ where
             Command::Createsuperuser(args) => createsuperuser(&global, &args).await,
         }
     });
-    // Let background tasks (the store's writer, the broker) wind down without blocking forever.
+    // The store is closed by now; let other background tasks (the broker) wind down without
+    // blocking forever.
     runtime.shutdown_timeout(Duration::from_secs(5));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,8 +86,9 @@ fn init_logging(filter: &str) {
 }
 
 async fn migrate(global: &GlobalArgs) -> Result<(), BoxError> {
-    let service = open_service(&global.database, 16).await?;
+    let (service, store) = open_service(&global.database, 16).await?;
     drop(service);
+    close_store(&store, CLOSE_GRACE).await;
     println!("{} is migrated", global.database);
     Ok(())
 }
@@ -91,8 +99,10 @@ async fn createsuperuser(global: &GlobalArgs, args: &CreateSuperuserArgs) -> Res
     let password = tokio::task::spawn_blocking(move || read_password(&username, password_stdin))
         .await
         .map_err(|e| format!("reading the password failed: {e}"))??;
-    let service = open_service(&global.database, 16).await?;
-    match service.create_user(&args.username, &password, true).await {
+    let (service, store) = open_service(&global.database, 16).await?;
+    let created = service.create_user(&args.username, &password, true).await;
+    close_store(&store, CLOSE_GRACE).await;
+    match created {
         Ok(user) => {
             println!("created admin `{}` (id {})", user.username, user.id.0);
             Ok(())
@@ -137,7 +147,7 @@ where
     F: FnOnce(ChatHttp, TcpListener, ShutdownFuture) -> Fut,
     Fut: Future<Output = io::Result<()>>,
 {
-    let service = open_service(&global.database, args.broker_capacity).await?;
+    let (service, store) = open_service(&global.database, args.broker_capacity).await?;
     let chat = ChatHttp::new(service.clone(), args.http_config());
     let listener = listen(args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let addr = listener.local_addr()?;
@@ -158,6 +168,7 @@ where
         finished = &mut server => {
             housekeeping.abort();
             chat.shutdown();
+            close_store(&store, args.shutdown_grace()).await;
             return finished.map_err(|e| format!("the server failed: {e}").into());
         }
         () = shutdown_signal() => {}
@@ -177,7 +188,7 @@ where
     })
     .await;
     housekeeping.abort();
-    match drained {
+    let stopped = match drained {
         Ok(Ok(())) => {
             tracing::info!("stopped");
             Ok(())
@@ -191,6 +202,22 @@ where
             );
             Ok(())
         }
+    };
+    close_store(&store, grace).await;
+    stopped
+}
+
+/// Closes the database within `grace` (see [`OpenStore::close`]). A database left open is
+/// recovered at the next start (SQLite replays its write-ahead log), so a failure or a
+/// timeout is logged, not returned.
+async fn close_store(store: &OpenStore, grace: Duration) {
+    match tokio::time::timeout(grace, store.close()).await {
+        Ok(Ok(())) => tracing::info!("database closed"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "closing the database failed"),
+        Err(_) => tracing::warn!(
+            "the database did not close within {}s; it recovers at the next start",
+            grace.as_secs()
+        ),
     }
 }
 

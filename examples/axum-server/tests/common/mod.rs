@@ -1,8 +1,10 @@
-//! Helpers of the multi-node test: a fresh PostgreSQL schema per run (and its removal), the
-//! server URL that pins a node to that schema, and server processes (`axum-server serve`) on
-//! free 127.0.0.1 ports, started, health-checked and killed.
+//! Helpers of the tests that run the server binary: a fresh PostgreSQL schema per run (and its
+//! removal), the server URL that pins a node to that schema, and server processes
+//! (`axum-server serve`) on free 127.0.0.1 ports, started, health-checked, stopped with
+//! SIGTERM or killed.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// Each test crate uses a part of these helpers.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http;
 pub mod ws;
@@ -190,6 +192,22 @@ impl Node {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// SIGTERM (the graceful shutdown an operator's `kill` or a service manager asks for),
+    /// then waits up to `wait` for the process to exit; returns its exit status.
+    pub async fn terminate(&mut self, wait: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("the node is still running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .expect("cannot run `kill`");
+        assert!(sent.success(), "kill -TERM {pid} failed: {sent}");
+        tokio::time::timeout(wait, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("node {} still running {wait:?} after SIGTERM", self.name))
+            .expect("cannot reap the node")
     }
 
     /// SIGKILL (no graceful shutdown: sockets and database connections just drop) and reap.
