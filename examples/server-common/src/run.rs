@@ -147,10 +147,12 @@ where
     F: FnOnce(ChatHttp, TcpListener, ShutdownFuture) -> Fut,
     Fut: Future<Output = io::Result<()>>,
 {
-    let (service, store) = open_service(&global.database, args.broker_capacity).await?;
-    let chat = ChatHttp::new(service.clone(), args.http_config());
+    // Bound first: a port that is taken ends the program before the database is opened, so
+    // every return after the opening goes through `close_store`.
     let listener = listen(args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let addr = listener.local_addr()?;
+    let (service, store) = open_service(&global.database, args.broker_capacity).await?;
+    let chat = ChatHttp::new(service.clone(), args.http_config());
     tracing::info!(database = %global.database, "{name} listening on http://{addr}");
 
     let housekeeping = tokio::spawn(purge_sessions(service));
