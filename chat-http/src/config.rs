@@ -1,6 +1,7 @@
 //! `HttpConfig`: every tunable of the HTTP and WebSocket layer in one place (origins, cookies,
 //! what to serve, and the per-connection limits of the protocol engine).
 
+use ipnet::IpNet;
 use std::time::Duration;
 
 /// A token bucket: `burst` actions at once, refilled at `per_second` actions per second.
@@ -27,6 +28,9 @@ pub struct HttpConfig {
     pub allowed_origins: Vec<String>,
     /// Marks the session cookie `Secure` (serve over HTTPS).
     pub secure_cookies: bool,
+    /// Reverse proxies (addresses or networks) whose `Forwarded` / `X-Forwarded-For` headers
+    /// name the client. Empty: the TCP peer is the client and those headers are ignored.
+    pub trusted_proxies: Vec<IpNet>,
     /// Serves the embedded web UI (`/`, `/login`, `/signup`, `/rooms/{name}`, `/admin`, `/static/*`).
     pub serve_ui: bool,
     /// Serves Prometheus metrics at `/metrics`.
@@ -75,6 +79,7 @@ impl Default for HttpConfig {
         HttpConfig {
             allowed_origins: Vec::new(),
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
             serve_ui: true,
             serve_metrics: true,
             max_body_bytes: 64 * 1024,

@@ -13,6 +13,7 @@
 //! - [`api`]: the JSON API handlers (accounts, rooms, admin) over a framework-free request
 //!   context; [`dispatch`] routes every non-WebSocket path and renders errors ([`error`]).
 //! - [`auth`]: session cookie / bearer token, Origin allow-list, CSRF check.
+//! - [`client_addr`]: the client's address (peer, or trusted proxy headers) for per-address limits.
 //! - [`views`]: the JSON shapes of users, rooms and messages.
 //! - [`metrics`]: counters and a latency histogram in the Prometheus text format.
 //! - [`ui`]: the embedded web UI.
@@ -35,6 +36,7 @@
 pub mod api;
 pub mod auth;
 pub mod chat;
+pub mod client_addr;
 pub mod config;
 pub mod dispatch;
 pub mod error;
@@ -49,6 +51,7 @@ pub mod axum;
 pub mod warp;
 
 pub use chat::ChatHttp;
+pub use client_addr::{ClientKey, PeerAddr};
 pub use config::{HttpConfig, RateLimit};
 pub use error::ApiError;
 pub use metrics::Metrics;
