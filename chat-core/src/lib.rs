@@ -6,7 +6,7 @@
 //!   gap-free [`Seq`].
 //! - [`validation`] with typed errors ([`error`]) and every limit in one [`Config`].
 //! - Accounts: argon2id hashing off the reactor ([`password`]), random session tokens stored
-//!   only as hashes ([`session`]).
+//!   only as hashes ([`session`]), and the [`live_sessions`] to close when a session ends.
 //! - [`store`]: the storage traits every backend implements, split by concern.
 //! - [`broker`]: the [`Broker`] trait and the in-process [`LocalBroker`] with lag reporting.
 //! - [`feed`]: [`RoomFeed`], a subscriber's ordered, exactly-once view of a room that re-reads
@@ -22,6 +22,7 @@ pub mod error;
 pub mod event;
 pub mod feed;
 pub mod ids;
+pub mod live_sessions;
 pub mod message;
 pub mod password;
 pub mod presence;
@@ -46,6 +47,7 @@ pub use error::{
 pub use event::{Envelope, RoomEvent};
 pub use feed::{FeedItem, RoomFeed};
 pub use ids::{MessageId, RoomId, Seq, UserId};
+pub use live_sessions::{Ending, LiveSessions, SessionGuard};
 pub use message::{HistoryPage, Message, NewMessage, Posted, SearchQuery};
 pub use presence::PresenceTracker;
 pub use room::{ChatRoom, Member, NewRoom, RoomQuery};

@@ -134,7 +134,10 @@ mod tests {
     fn forwarding_headers_count_only_from_trusted_proxies() {
         let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let h = headers(&[("x-forwarded-for", "203.0.113.7, 10.0.0.2")]);
-        assert_eq!(client_ip(Some(ip("10.0.0.1")), &h, &proxies), Some(ip("203.0.113.7")));
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &h, &proxies),
+            Some(ip("203.0.113.7"))
+        );
         assert_eq!(
             client_ip(Some(ip("198.51.100.1")), &h, &proxies),
             Some(ip("198.51.100.1")),
@@ -146,12 +149,24 @@ mod tests {
             Some(ip("203.0.113.7")),
             "what the client wrote itself, left of its address, is not believed"
         );
-        let fwd = headers(&[("forwarded", "for=\"[2001:db8::1]:4711\";proto=https, for=10.1.1.1")]);
-        assert_eq!(client_ip(Some(ip("10.0.0.1")), &fwd, &proxies), Some(ip("2001:db8::1")));
-        assert_eq!(client_ip(Some(ip("10.0.0.1")), &HeaderMap::new(), &proxies), Some(ip("10.0.0.1")));
+        let fwd = headers(&[(
+            "forwarded",
+            "for=\"[2001:db8::1]:4711\";proto=https, for=10.1.1.1",
+        )]);
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &fwd, &proxies),
+            Some(ip("2001:db8::1"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &HeaderMap::new(), &proxies),
+            Some(ip("10.0.0.1"))
+        );
         assert_eq!(client_ip(None, &h, &proxies), None);
         let junk = headers(&[("x-forwarded-for", "not an address")]);
-        assert_eq!(client_ip(Some(ip("10.0.0.1")), &junk, &proxies), Some(ip("10.0.0.1")));
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &junk, &proxies),
+            Some(ip("10.0.0.1"))
+        );
     }
 
     #[test]
@@ -160,7 +175,13 @@ mod tests {
             ClientKey::of(ip("2001:db8:1:2:aaaa::1")),
             ClientKey::of(ip("2001:db8:1:2:bbbb::2"))
         );
-        assert_ne!(ClientKey::of(ip("2001:db8:1:2::1")), ClientKey::of(ip("2001:db8:1:3::1")));
-        assert_eq!(ClientKey::of(ip("::ffff:192.0.2.1")), ClientKey::of(ip("192.0.2.1")));
+        assert_ne!(
+            ClientKey::of(ip("2001:db8:1:2::1")),
+            ClientKey::of(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(
+            ClientKey::of(ip("::ffff:192.0.2.1")),
+            ClientKey::of(ip("192.0.2.1"))
+        );
     }
 }

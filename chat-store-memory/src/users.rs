@@ -4,7 +4,8 @@ use crate::MemoryStore;
 use crate::state::fold;
 use async_trait::async_trait;
 use chat_core::{
-    Conflict, Entity, NewUser, StoreError, StoreResult, User, UserId, UserQuery, UserStore,
+    Conflict, Entity, NewUser, StoreError, StoreResult, TokenHash, User, UserId, UserQuery,
+    UserStore,
 };
 
 #[async_trait]
@@ -70,6 +71,23 @@ impl UserStore for MemoryStore {
             s.sessions.retain(|_, session| session.user_id != id);
         }
         Ok(user)
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: String,
+        keep: Option<TokenHash>,
+    ) -> StoreResult<()> {
+        let mut s = self.lock();
+        let user = s
+            .users
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound(Entity::User))?;
+        user.password_hash = password_hash;
+        s.sessions
+            .retain(|token, session| session.user_id != id || Some(token) == keep.as_ref());
+        Ok(())
     }
 
     async fn set_user_admin(&self, id: UserId, admin: bool) -> StoreResult<User> {

@@ -5,8 +5,8 @@ use crate::error::{backend, conflict_or_backend};
 use crate::{PostgresStore, sql};
 use async_trait::async_trait;
 use chat_core::{
-    Conflict, Entity, NewUser, StoreError, StoreResult, Timestamp, User, UserId, UserQuery,
-    UserStore,
+    Conflict, Entity, NewUser, StoreError, StoreResult, Timestamp, TokenHash, User, UserId,
+    UserQuery, UserStore,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -109,6 +109,33 @@ impl UserStore for PostgresStore {
         }
         tx.commit().await.map_err(backend)?;
         user_from_row(&row).map_err(backend)
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: String,
+        keep: Option<TokenHash>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let changed = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound(Entity::User));
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2")
+            .bind(id.0)
+            .bind(keep.map(|t| t.0))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(())
     }
 
     async fn set_user_admin(&self, id: UserId, admin: bool) -> StoreResult<User> {

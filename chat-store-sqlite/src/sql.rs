@@ -52,6 +52,7 @@ pub(crate) const USERS_LIST: &str = concat!(
 );
 pub(crate) const USER_SET_ACTIVE: &str = "UPDATE users SET is_active = ?2 WHERE id = ?1";
 pub(crate) const USER_SET_ADMIN: &str = "UPDATE users SET is_admin = ?2 WHERE id = ?1";
+pub(crate) const USER_SET_PASSWORD: &str = "UPDATE users SET password_hash = ?2 WHERE id = ?1";
 
 // Sessions.
 pub(crate) const SESSION_INSERT: &str = "INSERT OR REPLACE INTO sessions \
@@ -66,6 +67,8 @@ pub(crate) const SESSION_USER: &str = concat!(
 );
 pub(crate) const SESSION_DELETE: &str = "DELETE FROM sessions WHERE token_hash = ?1";
 pub(crate) const SESSIONS_DELETE_OF_USER: &str = "DELETE FROM sessions WHERE user_id = ?1";
+pub(crate) const SESSIONS_DELETE_OF_USER_BUT: &str =
+    "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2";
 pub(crate) const SESSIONS_PURGE: &str = "DELETE FROM sessions WHERE expires_at <= ?1";
 
 // Rooms and members.
@@ -215,10 +218,12 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("USERS_LIST", USERS_LIST),
     ("USER_SET_ACTIVE", USER_SET_ACTIVE),
     ("USER_SET_ADMIN", USER_SET_ADMIN),
+    ("USER_SET_PASSWORD", USER_SET_PASSWORD),
     ("SESSION_INSERT", SESSION_INSERT),
     ("SESSION_USER", SESSION_USER),
     ("SESSION_DELETE", SESSION_DELETE),
     ("SESSIONS_DELETE_OF_USER", SESSIONS_DELETE_OF_USER),
+    ("SESSIONS_DELETE_OF_USER_BUT", SESSIONS_DELETE_OF_USER_BUT),
     ("SESSIONS_PURGE", SESSIONS_PURGE),
     ("ROOM_KEY_TAKEN", ROOM_KEY_TAKEN),
     ("ROOM_EXISTS", ROOM_EXISTS),

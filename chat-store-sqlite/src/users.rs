@@ -6,7 +6,8 @@ use crate::rows::{self, fold, limit};
 use crate::{SqliteStore, sql};
 use async_trait::async_trait;
 use chat_core::{
-    Conflict, Entity, NewUser, StoreError, StoreResult, User, UserId, UserQuery, UserStore,
+    Conflict, Entity, NewUser, StoreError, StoreResult, TokenHash, User, UserId, UserQuery,
+    UserStore,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -110,6 +111,26 @@ impl UserStore for SqliteStore {
                     .execute([id.0])?;
             }
             Ok(user)
+        })
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: String,
+        keep: Option<TokenHash>,
+    ) -> StoreResult<()> {
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(sql::USER_SET_PASSWORD)?
+                .execute(params![id.0, password_hash])?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(Entity::User).into());
+            }
+            conn.prepare_cached(sql::SESSIONS_DELETE_OF_USER_BUT)?
+                .execute(params![id.0, keep.map(|t| t.0)])?;
+            Ok(())
         })
         .await
     }

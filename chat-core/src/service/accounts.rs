@@ -60,8 +60,14 @@ impl ChatService {
     }
 
     /// Ends the session of `token`. Ending an unknown session is not an error.
+    /// Sockets opened with the session close.
     pub async fn logout(&self, token: &SessionToken) -> ChatResult<()> {
-        self.store().delete_session(&token.hash()).await?;
+        let hash = token.hash();
+        let owner = self.store().session_user(&hash, self.clock().now()).await?;
+        self.store().delete_session(&hash).await?;
+        if let Some((session, _)) = owner {
+            self.end_live_session(session.user_id, &hash);
+        }
         Ok(())
     }
 

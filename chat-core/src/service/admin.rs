@@ -46,7 +46,8 @@ impl ChatService {
             .ok_or(ChatError::NotFound(Entity::User))
     }
 
-    /// Deactivates (ending all their sessions) or reactivates a user. Admins cannot deactivate
+    /// Deactivates (ending all their sessions, and closing their sockets on this node) or
+    /// reactivates a user. Admins cannot deactivate
     /// themselves.
     pub async fn admin_set_active(
         &self,
@@ -58,7 +59,11 @@ impl ChatService {
         if id == actor.id && !active {
             return Err(ChatError::Forbidden("admins cannot deactivate themselves"));
         }
-        Ok(self.store().set_user_active(id, active).await?)
+        let user = self.store().set_user_active(id, active).await?;
+        if !active {
+            self.end_live_sessions(id);
+        }
+        Ok(user)
     }
 
     /// Grants or revokes admin rights. Admins cannot revoke their own.

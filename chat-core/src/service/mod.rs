@@ -10,6 +10,7 @@ mod live;
 mod messages;
 mod publish_posts;
 mod rooms;
+mod sessions;
 
 pub use live::PresenceGuard;
 pub use messages::{HistorySlice, PostRequest};
@@ -18,6 +19,7 @@ pub use publish_posts::MAX_RUN;
 use publish_posts::PublishPosts;
 
 use crate::broker::Broker;
+use crate::live_sessions::LiveSessions;
 use crate::{Clock, Config, PresenceTracker, Store, SystemClock};
 use std::fmt;
 use std::sync::Arc;
@@ -35,6 +37,8 @@ struct Inner {
     config: Config,
     clock: Arc<dyn Clock>,
     presence: PresenceTracker,
+    /// Sockets to close when their session ends.
+    live_sessions: Arc<LiveSessions>,
     /// A hash verified when a login names an unknown user, so both paths cost the same.
     dummy_hash: OnceCell<String>,
     /// The store publishes posts itself, in commit order (see [`PostListener`]).
@@ -74,6 +78,7 @@ impl ChatService {
                 config,
                 clock,
                 presence: PresenceTracker::default(),
+                live_sessions: Arc::default(),
                 dummy_hash: OnceCell::new(),
                 store_publishes_posts,
             }),

@@ -1,6 +1,6 @@
 //! Storage of user accounts.
 
-use crate::{NewUser, StoreResult, User, UserId, UserQuery};
+use crate::{NewUser, StoreResult, TokenHash, User, UserId, UserQuery};
 use async_trait::async_trait;
 
 /// Stores user accounts. Usernames are unique case-insensitively.
@@ -21,6 +21,15 @@ pub trait UserStore: Send + Sync + 'static {
     /// Activates or deactivates a user. Deactivating also deletes all of the user's sessions,
     /// in the same transaction. `NotFound(User)` when there is no such user.
     async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User>;
+
+    /// Replaces a user's password hash and deletes every session of theirs but `keep`, in the
+    /// same transaction. `NotFound(User)` when there is no such user.
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: String,
+        keep: Option<TokenHash>,
+    ) -> StoreResult<()>;
 
     /// Grants or revokes admin rights. `NotFound(User)` when there is no such user.
     async fn set_user_admin(&self, id: UserId, admin: bool) -> StoreResult<User>;

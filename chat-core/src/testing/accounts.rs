@@ -303,6 +303,96 @@ pub async fn session_store_primitives(store: Arc<dyn Store>) {
     );
 }
 
+/// A flag a live session's callback raises, to check which sockets would have closed.
+fn ended_flag() -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    impl FnOnce() + Send + Sync + 'static,
+) {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let set = Arc::clone(&flag);
+    (flag, move || {
+        set.store(true, std::sync::atomic::Ordering::SeqCst)
+    })
+}
+
+fn raised(flag: &std::sync::atomic::AtomicBool) -> bool {
+    flag.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Checks that a password change keeps the changing session, ends every other one (in the
+/// store and the live sockets of this node) and needs the current password.
+pub async fn password_change_ends_other_sessions(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let (user, this) = h.service.signup("judy", "password123").await.unwrap();
+    let (_, other) = h.service.login("judy", "password123").await.unwrap();
+    let (this_ended, on_this) = ended_flag();
+    let (other_ended, on_other) = ended_flag();
+    let _g1 = h.service.watch_session(user.id, Some(this.hash()), on_this);
+    let _g2 = h
+        .service
+        .watch_session(user.id, Some(other.hash()), on_other);
+    assert!(matches!(
+        h.service
+            .change_password(&user, Some(&this), "wrong password", "newpassword456")
+            .await
+            .unwrap_err(),
+        ChatError::InvalidCredentials
+    ));
+    assert!(matches!(
+        h.service
+            .change_password(&user, Some(&this), "password123", "short")
+            .await
+            .unwrap_err(),
+        ChatError::Validation(ValidationError::PasswordLength { .. })
+    ));
+    assert!(!raised(&other_ended), "failed changes end nothing");
+    h.service
+        .change_password(&user, Some(&this), "password123", "newpassword456")
+        .await
+        .unwrap();
+    assert!(h.service.authenticate(&this).await.is_ok());
+    assert!(h.service.authenticate(&other).await.is_err());
+    assert!(raised(&other_ended) && !raised(&this_ended));
+    assert!(h.service.login("judy", "password123").await.is_err());
+    assert!(h.service.login("judy", "newpassword456").await.is_ok());
+}
+
+/// Checks that logging out everywhere ends every session, and that log out and deactivation
+/// end the live sessions they concern.
+pub async fn session_ends_reach_live_sessions(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let admin = h.admin("root").await;
+    let (user, a) = h.service.signup("kate", "password123").await.unwrap();
+    let (_, b) = h.service.login("kate", "password123").await.unwrap();
+    let (a_ended, on_a) = ended_flag();
+    let (b_ended, on_b) = ended_flag();
+    let _ga = h.service.watch_session(user.id, Some(a.hash()), on_a);
+    let _gb = h.service.watch_session(user.id, Some(b.hash()), on_b);
+    h.service.logout(&a).await.unwrap();
+    assert!(
+        raised(&a_ended) && !raised(&b_ended),
+        "log out ends its own session only"
+    );
+    let (_, c) = h.service.login("kate", "password123").await.unwrap();
+    let (c_ended, on_c) = ended_flag();
+    let _gc = h.service.watch_session(user.id, Some(c.hash()), on_c);
+    assert_eq!(h.service.logout_everywhere(&user).await.unwrap(), 2);
+    assert!(raised(&b_ended) && raised(&c_ended));
+    assert!(h.service.authenticate(&b).await.is_err());
+    assert!(h.service.authenticate(&c).await.is_err());
+    let (_, d) = h.service.login("kate", "password123").await.unwrap();
+    let (d_ended, on_d) = ended_flag();
+    let _gd = h.service.watch_session(user.id, Some(d.hash()), on_d);
+    let (session, _) = h.service.authenticate_session(&d).await.unwrap();
+    assert_eq!(session.user_id, user.id);
+    h.service
+        .admin_set_active(&admin, user.id, false)
+        .await
+        .unwrap();
+    assert!(raised(&d_ended), "deactivation ends live sessions");
+    assert!(h.service.session_of(&d.hash()).await.unwrap().is_none());
+}
+
 trait NowTs {
     fn now_ts(&self) -> Timestamp;
 }

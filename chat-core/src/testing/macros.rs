@@ -16,6 +16,8 @@ macro_rules! conformance_tests {
             accounts::users_are_found_by_id_and_name,
             accounts::users_are_listed_paged_and_searched,
             accounts::session_store_primitives,
+            accounts::password_change_ends_other_sessions,
+            accounts::session_ends_reach_live_sessions,
             rooms::rooms_are_created_and_found_case_insensitively,
             rooms::duplicate_room_names_conflict,
             rooms::duplicate_name_race_creates_one_room,
