@@ -24,6 +24,9 @@ pub struct Limits {
     pub client_id_max: usize,
     /// Largest page of messages, rooms or users one call returns; bigger requests are clamped.
     pub page_max: usize,
+    /// A page of history stops once its message bodies reach this many bytes (it always holds
+    /// at least one message); `has_more` tells the client to ask for the rest.
+    pub page_bytes_max: usize,
     /// Longest search query.
     pub search_query_max: usize,
 }
@@ -40,6 +43,7 @@ impl Default for Limits {
             body_max: 4000,
             client_id_max: 64,
             page_max: 200,
+            page_bytes_max: 256 * 1024,
             search_query_max: 200,
         }
     }

@@ -1,17 +1,19 @@
 //! The axum adapter (feature `axum`): `router(chat)` mounts every route with one
-//! `Router::merge`. It only upgrades WebSockets (after [`ChatHttp::authorize_upgrade`]) and
+//! `Router::merge`. It only upgrades WebSockets (after [`ChatHttp::accept_upgrade`]) and
 //! converts requests and responses; everything else is the framework-free layer.
 
-use crate::ChatHttp;
+use crate::chat::Accepted;
 use crate::error::ApiError;
-use crate::protocol::{SocketOptions, WsIn, WsOut};
+use crate::protocol::{WsIn, WsOut};
+use crate::{ChatHttp, PeerAddr};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::response::Response;
 use axum::routing::{any, get};
 use futures::{SinkExt, StreamExt};
+use std::net::SocketAddr;
 
 /// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
 /// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). Merge it into an
@@ -43,8 +45,22 @@ fn to_axum(response: http::Response<bytes::Bytes>) -> Response {
     response.map(Body::from)
 }
 
+/// The TCP peer: the server loop's [`PeerAddr`], or axum's `ConnectInfo` when the app serves
+/// with `into_make_service_with_connect_info::<SocketAddr>()`.
+fn peer(parts: &http::request::Parts) -> Option<PeerAddr> {
+    parts.extensions.get::<PeerAddr>().copied().or_else(|| {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| PeerAddr(c.0))
+    })
+}
+
 async fn handle(State(chat): State<ChatHttp>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    if let Some(peer) = peer(&parts) {
+        parts.extensions.insert(peer);
+    }
     let limit = chat.config().max_body_bytes;
     let declared = parts
         .headers
@@ -63,12 +79,11 @@ async fn handle(State(chat): State<ChatHttp>, request: Request) -> Response {
 
 async fn upgrade(State(chat): State<ChatHttp>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
-    let user = match chat.authorize_upgrade(&parts.headers).await {
-        Ok(user) => user,
-        Err(e) => return to_axum(chat.error_response(&e)),
-    };
-    let options = match SocketOptions::from_query(parts.uri.query()) {
-        Ok(options) => options,
+    let accepted = match chat
+        .accept_upgrade(&parts.headers, parts.uri.query(), peer(&parts))
+        .await
+    {
+        Ok(accepted) => accepted,
         Err(e) => return to_axum(chat.error_response(&e)),
     };
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
@@ -89,16 +104,15 @@ async fn upgrade(State(chat): State<ChatHttp>, request: Request) -> Response {
         .write_buffer_size(config.write_buffer_bytes)
         .max_message_size(config.transport_max_message())
         .max_frame_size(config.transport_max_message())
-        .on_upgrade(move |socket| serve(chat, user, options, socket))
+        .on_upgrade(move |socket| serve(chat, accepted, socket))
 }
 
-async fn serve(chat: ChatHttp, user: chat_core::User, options: SocketOptions, socket: WebSocket) {
+async fn serve(chat: ChatHttp, accepted: Accepted, socket: WebSocket) {
     let (sink, stream) = socket.split();
     let sink =
         sink.with(|out: WsOut| futures::future::ready(Ok::<_, axum::Error>(to_message(out))));
     let stream = stream.map(|item| item.map(from_message));
-    chat.serve_socket_with(user, options, Box::pin(sink), stream)
-        .await;
+    chat.serve_accepted(accepted, Box::pin(sink), stream).await;
 }
 
 fn to_message(out: WsOut) -> Message {

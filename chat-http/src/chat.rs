@@ -1,16 +1,18 @@
 //! `ChatHttp`: the handle adapters and apps hold. It bundles the [`ChatService`], the
 //! [`HttpConfig`], the [`Metrics`], the rate limiters and the shutdown signal, and exposes the
 //! three framework-free entry points the axum and warp adapters call: [`ChatHttp::handle`] for
-//! HTTP requests, [`ChatHttp::authorize_upgrade`] and [`ChatHttp::serve_socket`] for WebSockets.
+//! HTTP requests, [`ChatHttp::accept_upgrade`] and [`ChatHttp::serve_accepted`] for WebSockets.
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::protocol::SocketOptions;
 use crate::protocol::engine::{self, WsIn, WsOut};
-use crate::protocol::rate_limit::KeyedLimiter;
+use crate::limits::Limiters;
+use crate::limits::sockets::{SocketCap, SocketSlot};
+use crate::{ClientKey, PeerAddr};
 use bytes::Bytes;
-use chat_core::{ChatService, User, UserId};
+use chat_core::{ChatService, Session, User};
 use futures::{Sink, Stream};
 use std::fmt;
 use std::fmt::Display;
@@ -19,6 +21,24 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// A WebSocket handshake that passed [`ChatHttp::accept_upgrade`]: the user, their session,
+/// the client's options, and the socket's place under the socket caps (given back when the
+/// connection ends).
+#[derive(Debug)]
+pub struct Accepted {
+    pub(crate) user: User,
+    pub(crate) session: Option<Session>,
+    pub(crate) options: SocketOptions,
+    pub(crate) slot: Option<SocketSlot>,
+}
+
+impl Accepted {
+    /// The authenticated user.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+}
 
 /// The chat's HTTP and WebSocket layer. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -30,8 +50,7 @@ struct Shared {
     service: ChatService,
     config: HttpConfig,
     metrics: Arc<Metrics>,
-    send_limiter: KeyedLimiter<UserId>,
-    login_limiter: KeyedLimiter<String>,
+    limits: Limiters,
     shutdown: CancellationToken,
     closed: Notify,
 }
@@ -50,8 +69,7 @@ impl ChatHttp {
         ChatHttp {
             inner: Arc::new(Shared {
                 service,
-                send_limiter: KeyedLimiter::new(config.rate_limit),
-                login_limiter: KeyedLimiter::new(config.login_rate_limit),
+                limits: Limiters::new(&config),
                 config,
                 metrics: Arc::new(Metrics::default()),
                 shutdown: CancellationToken::new(),
@@ -79,12 +97,28 @@ impl ChatHttp {
         Arc::clone(&self.inner.metrics)
     }
 
-    pub(crate) fn send_limiter(&self) -> &KeyedLimiter<UserId> {
-        &self.inner.send_limiter
+    pub(crate) fn limits(&self) -> &Limiters {
+        &self.inner.limits
     }
 
-    pub(crate) fn login_limiter(&self) -> &KeyedLimiter<String> {
-        &self.inner.login_limiter
+    /// The key per-address limits count a request under: its client address (the peer, or
+    /// what a trusted proxy reports), `None` when the peer is unknown.
+    pub fn client_key(&self, headers: &http::HeaderMap, peer: Option<PeerAddr>) -> Option<ClientKey> {
+        crate::client_addr::client_ip(
+            peer.map(|p| p.0.ip()),
+            headers,
+            &self.inner.config.trusted_proxies,
+        )
+        .map(ClientKey::of)
+    }
+
+    /// Counts a refusal by a rate limit and returns the 429 to answer with.
+    pub(crate) fn rate_limited(&self) -> ApiError {
+        self.inner
+            .metrics
+            .rate_limited
+            .fetch_add(1, Ordering::Relaxed);
+        ApiError::rate_limited()
     }
 
     pub(crate) fn shutdown_token(&self) -> CancellationToken {
@@ -126,10 +160,18 @@ impl ChatHttp {
         self.inner.closed.notify_waiters();
     }
 
-    /// Checks a WebSocket handshake's headers: `Origin` (403 when present and not allowed),
-    /// then the session (cookie `chat_session` or `Authorization: Bearer`; 401 without one).
-    /// During shutdown: 503. Adapters upgrade only when this returns the user.
-    pub async fn authorize_upgrade(&self, headers: &http::HeaderMap) -> Result<User, ApiError> {
+    /// Checks a WebSocket handshake, in this order: shutdown (503 `shutting_down`), `Origin`
+    /// (403 when present and not allowed), the client address's handshake rate (429), the
+    /// session (cookie `chat_session` or `Authorization: Bearer`; 401 without a valid one), the
+    /// query's options (400 `bad_query`) and the caps on open sockets per user and per address
+    /// (429 `too_many_sockets`). Adapters upgrade only when this returns the accepted socket,
+    /// and hand it to [`serve_accepted`](Self::serve_accepted).
+    pub async fn accept_upgrade(
+        &self,
+        headers: &http::HeaderMap,
+        query: Option<&str>,
+        peer: Option<PeerAddr>,
+    ) -> Result<Accepted, ApiError> {
         if self.is_shutting_down() {
             return Err(ApiError::new(
                 http::StatusCode::SERVICE_UNAVAILABLE,
@@ -138,14 +180,56 @@ impl ChatHttp {
             ));
         }
         crate::auth::check_origin(headers, &self.inner.config)?;
+        let client = self.client_key(headers, peer);
+        if let Some(key) = client
+            && !self.inner.limits.handshakes.try_acquire(key)
+        {
+            return Err(self.rate_limited());
+        }
         let (token, _) =
             crate::auth::session_token(headers).ok_or_else(ApiError::unauthenticated)?;
-        Ok(self.inner.service.authenticate(&token).await?)
+        let (session, user) = self.inner.service.authenticate_session(&token).await?;
+        let options = SocketOptions::from_query(query)?;
+        let slot = self
+            .inner
+            .limits
+            .sockets
+            .take(user.id, client)
+            .map_err(|cap| {
+                let (which, n) = match cap {
+                    SocketCap::User => ("user", self.inner.config.max_sockets_per_user),
+                    SocketCap::Address => ("address", self.inner.config.max_sockets_per_address),
+                };
+                ApiError::new(
+                    http::StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_sockets",
+                    format!("at most {n} sockets may be open per {which}"),
+                )
+            })?;
+        Ok(Accepted {
+            user,
+            session: Some(session),
+            options,
+            slot: Some(slot),
+        })
     }
 
-    /// Runs one authenticated WebSocket connection until it closes: the protocol engine over
-    /// any sink of [`WsOut`] and stream of [`WsIn`] (an adapter's socket, or channels in tests),
-    /// with the default [`SocketOptions`].
+    /// Runs one WebSocket connection until it closes: the protocol engine over any sink of
+    /// [`WsOut`] and stream of [`WsIn`]. It closes with 4001 when its session ends (log out,
+    /// expiry, password change, deactivation).
+    pub async fn serve_accepted<Si, St, E>(&self, accepted: Accepted, sink: Si, stream: St)
+    where
+        Si: Sink<WsOut> + Send + Unpin + 'static,
+        Si::Error: Display,
+        St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
+        E: Display,
+    {
+        engine::run(self.clone(), accepted, sink, stream).await;
+    }
+
+    /// Runs a connection of `user` that did not come through a handshake (channels in tests,
+    /// or an app's own transport), with the default [`SocketOptions`]. It closes with 4001
+    /// when all of the user's sessions end or they are deactivated.
     pub async fn serve_socket<Si, St, E>(&self, user: User, sink: Si, stream: St)
     where
         Si: Sink<WsOut> + Send + Unpin + 'static,
@@ -153,25 +237,13 @@ impl ChatHttp {
         St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
         E: Display,
     {
-        self.serve_socket_with(user, SocketOptions::default(), sink, stream)
-            .await;
-    }
-
-    /// [`ChatHttp::serve_socket`] with the options the client chose (read them from the
-    /// handshake's query string with [`SocketOptions::from_query`]).
-    pub async fn serve_socket_with<Si, St, E>(
-        &self,
-        user: User,
-        options: SocketOptions,
-        sink: Si,
-        stream: St,
-    ) where
-        Si: Sink<WsOut> + Send + Unpin + 'static,
-        Si::Error: Display,
-        St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
-        E: Display,
-    {
-        engine::run(self.clone(), user, options, sink, stream).await;
+        let accepted = Accepted {
+            user,
+            session: None,
+            options: SocketOptions::default(),
+            slot: None,
+        };
+        engine::run(self.clone(), accepted, sink, stream).await;
     }
 
     /// Answers one HTTP request (everything but the WebSocket upgrade): the JSON API, the

@@ -20,6 +20,48 @@ impl RateLimit {
     }
 }
 
+/// Rates per client address (see [`client_addr`](crate::client_addr)); `None` turns one off.
+/// Requests whose client address is unknown (no [`PeerAddr`](crate::PeerAddr)) are not
+/// counted here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddressLimits {
+    /// Sign ups.
+    pub signup: Option<RateLimit>,
+    /// Log-in attempts (besides the per-username limit).
+    pub login: Option<RateLimit>,
+    /// Room creation.
+    pub create_room: Option<RateLimit>,
+    /// Searches.
+    pub search: Option<RateLimit>,
+    /// WebSocket handshakes.
+    pub handshake: Option<RateLimit>,
+}
+
+impl AddressLimits {
+    /// No per-address rate limits (benchmarks, or a proxy in front that limits already).
+    pub fn off() -> AddressLimits {
+        AddressLimits {
+            signup: None,
+            login: None,
+            create_room: None,
+            search: None,
+            handshake: None,
+        }
+    }
+}
+
+impl Default for AddressLimits {
+    fn default() -> Self {
+        AddressLimits {
+            signup: Some(RateLimit::new(10, 1.0 / 30.0)),
+            login: Some(RateLimit::new(30, 1.0)),
+            create_room: Some(RateLimit::new(10, 0.2)),
+            search: Some(RateLimit::new(30, 2.0)),
+            handshake: Some(RateLimit::new(60, 5.0)),
+        }
+    }
+}
+
 /// Configuration of [`ChatHttp`](crate::ChatHttp).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -50,11 +92,23 @@ pub struct HttpConfig {
     /// before the connection counts as a slow consumer and is closed with 4008. Meanwhile its
     /// room feeds fall behind and later catch up from the store, so nothing is lost.
     pub slow_consumer_grace: Duration,
-    /// Per-user rate of `send`, `edit` and `delete` frames (shared by all sockets of a user).
-    /// `None` disables it (benchmarks).
+    /// Largest number of bytes of frames the outbound queue holds (besides its frame count);
+    /// a frame that does not fit waits like one that finds the queue full. A single frame
+    /// larger than this passes when the queue is empty.
+    pub outbound_queue_bytes: usize,
+    /// Per-user rate of actions: `send`, `edit`, `delete` and `history` frames and REST edits
+    /// and deletes, one budget shared by all sockets and requests of a user. `None` disables
+    /// it (benchmarks).
     pub rate_limit: Option<RateLimit>,
     /// Per-username rate of login attempts. `None` disables it.
     pub login_rate_limit: Option<RateLimit>,
+    /// Rates per client address.
+    pub address_limits: AddressLimits,
+    /// Most WebSockets one user may have open at once (0: no cap); more get 429
+    /// `too_many_sockets`.
+    pub max_sockets_per_user: usize,
+    /// Most WebSockets one client address may have open at once (0: no cap).
+    pub max_sockets_per_address: usize,
     /// Consecutive rate-limited frames after which a connection is closed with 4029.
     pub abuse_threshold: u32,
     /// How often the server pings an idle socket.
@@ -87,8 +141,12 @@ impl Default for HttpConfig {
             max_rooms_per_connection: 64,
             outbound_queue: 1024,
             slow_consumer_grace: Duration::from_secs(2),
+            outbound_queue_bytes: 4 * 1024 * 1024,
             rate_limit: Some(RateLimit::new(20, 5.0)),
             login_rate_limit: Some(RateLimit::new(10, 0.2)),
+            address_limits: AddressLimits::default(),
+            max_sockets_per_user: 32,
+            max_sockets_per_address: 256,
             abuse_threshold: 50,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),

@@ -2,7 +2,7 @@
 //! `/static/*`, `/healthz`, `/metrics`) and turns handler errors into JSON error responses, so
 //! the axum and warp adapters only convert requests and responses.
 
-use crate::ChatHttp;
+use crate::{ChatHttp, PeerAddr};
 use crate::api::{self, Ctx};
 use crate::error::ApiError;
 use bytes::Bytes;
@@ -18,6 +18,7 @@ pub(crate) async fn dispatch(chat: &ChatHttp, request: Request<Bytes>) -> Respon
         headers: &parts.headers,
         query: parts.uri.query(),
         body: &body,
+        peer: parts.extensions.get::<PeerAddr>().copied(),
     };
     match route(&ctx, parts.uri.path()).await {
         Ok(response) => response,

@@ -9,10 +9,11 @@
 //!   [`HttpConfig`] ([`config`]); `metrics()`, `shutdown()`.
 //! - [`protocol`]: the framework-free WebSocket engine: frame types, per-connection state,
 //!   one writer task per connection that reads its rooms' feeds and batches writes, slow-consumer
-//!   close, token-bucket rate limits, keepalive, opt-in frame batching ([`SocketOptions`]).
+//!   close, keepalive, opt-in frame batching ([`SocketOptions`]).
 //! - [`api`]: the JSON API handlers (accounts, rooms, admin) over a framework-free request
 //!   context; [`dispatch`] routes every non-WebSocket path and renders errors ([`error`]).
 //! - [`auth`]: session cookie / bearer token, Origin allow-list, CSRF check.
+//! - [`limits`]: token buckets per user, username and client address; socket caps.
 //! - [`client_addr`]: the client's address (peer, or trusted proxy headers) for per-address limits.
 //! - [`views`]: the JSON shapes of users, rooms and messages.
 //! - [`metrics`]: counters and a latency histogram in the Prometheus text format.
@@ -40,6 +41,7 @@ pub mod client_addr;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod protocol;
 pub mod ui;
@@ -50,9 +52,9 @@ pub mod axum;
 #[cfg(feature = "warp")]
 pub mod warp;
 
-pub use chat::ChatHttp;
+pub use chat::{Accepted, ChatHttp};
 pub use client_addr::{ClientKey, PeerAddr};
-pub use config::{HttpConfig, RateLimit};
+pub use config::{AddressLimits, HttpConfig, RateLimit};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use protocol::{SocketOptions, WsIn, WsOut, close_code};

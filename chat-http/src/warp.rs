@@ -3,9 +3,10 @@
 //! same stack warp uses) because warp's `Ws` cannot set the read buffer size, which dominates
 //! the memory of idle connections. Everything else is the framework-free layer.
 
-use crate::ChatHttp;
+use crate::chat::Accepted;
 use crate::error::ApiError;
-use crate::protocol::{SocketOptions, WsIn, WsOut};
+use crate::protocol::{WsIn, WsOut};
+use crate::{ChatHttp, PeerAddr};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{SinkExt, Stream, StreamExt, TryStreamExt};
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
@@ -13,6 +14,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -37,6 +39,7 @@ pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = In
         .and(with_chat.clone())
         .and(query)
         .and(warp::header::headers_cloned())
+        .and(peer())
         .and(warp::ext::optional::<OnUpgrade>())
         .then(upgrade);
     let other = with_chat
@@ -44,6 +47,7 @@ pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = In
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
+        .and(peer())
         .and(warp::body::stream())
         .then(handle);
     ws.or(other)
@@ -53,6 +57,13 @@ pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = In
                 &ApiError::not_found(),
             )))
         })
+}
+
+/// The TCP peer: the server loop's [`PeerAddr`], else the address warp's own server knows.
+fn peer() -> impl Filter<Extract = (Option<PeerAddr>,), Error = Infallible> + Clone {
+    warp::ext::optional::<PeerAddr>()
+        .and(warp::addr::remote())
+        .map(|ext: Option<PeerAddr>, remote: Option<SocketAddr>| ext.or(remote.map(PeerAddr)))
 }
 
 fn to_warp(response: http::Response<Bytes>) -> Response {
@@ -66,6 +77,7 @@ async fn handle<S, B>(
     path: FullPath,
     query: String,
     headers: HeaderMap,
+    peer: Option<PeerAddr>,
     body: S,
 ) -> Response
 where
@@ -85,6 +97,9 @@ where
     let mut request = http::Request::new(body);
     *request.method_mut() = method;
     *request.headers_mut() = headers;
+    if let Some(peer) = peer {
+        request.extensions_mut().insert(peer);
+    }
     match uri.parse() {
         Ok(uri) => *request.uri_mut() = uri,
         Err(_) => {
@@ -125,14 +140,14 @@ async fn upgrade(
     chat: ChatHttp,
     query: String,
     headers: HeaderMap,
+    peer: Option<PeerAddr>,
     on_upgrade: Option<OnUpgrade>,
 ) -> Response {
-    let user = match chat.authorize_upgrade(&headers).await {
-        Ok(user) => user,
-        Err(e) => return to_warp(chat.error_response(&e)),
-    };
-    let options = match SocketOptions::from_query(Some(query.as_str())) {
-        Ok(options) => options,
+    let accepted = match chat
+        .accept_upgrade(&headers, Some(query.as_str()), peer)
+        .await
+    {
+        Ok(accepted) => accepted,
         Err(e) => return to_warp(chat.error_response(&e)),
     };
     let is_websocket = headers
@@ -182,7 +197,7 @@ async fn upgrade(
                     Some(ws_config),
                 )
                 .await;
-                serve(serving, user, options, socket).await;
+                serve(serving, accepted, socket).await;
             }
             Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
         }
@@ -198,12 +213,8 @@ async fn upgrade(
     to_warp(response)
 }
 
-async fn serve<T>(
-    chat: ChatHttp,
-    user: chat_core::User,
-    options: SocketOptions,
-    socket: WebSocketStream<T>,
-) where
+async fn serve<T>(chat: ChatHttp, accepted: Accepted, socket: WebSocketStream<T>)
+where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sink, stream) = socket.split();
@@ -213,8 +224,7 @@ async fn serve<T>(
         Err(WsError::Capacity(_)) => Ok(WsIn::TooBig),
         Err(e) => Err(e),
     });
-    chat.serve_socket_with(user, options, Box::pin(sink), stream)
-        .await;
+    chat.serve_accepted(accepted, Box::pin(sink), stream).await;
 }
 
 fn to_message(out: WsOut) -> Message {

@@ -195,18 +195,40 @@ impl ChatService {
                     .store()
                     .history(room, page.with_limit(limit + 1))
                     .await?;
-                let has_more = messages.len() > limit;
+                let mut has_more = messages.len() > limit;
                 messages.truncate(limit);
+                let keep = self.within_page_bytes(messages.iter());
+                has_more |= keep < messages.len();
+                messages.truncate(keep);
                 Ok(HistorySlice { messages, has_more })
             }
             HistoryPage::Latest { .. } | HistoryPage::Before { .. } => {
-                let messages = self.store().history(room, page.with_limit(limit)).await?;
+                let mut messages = self.store().history(room, page.with_limit(limit)).await?;
+                // The newest messages of the page are kept; the client pages back for the rest.
+                let keep = self.within_page_bytes(messages.iter().rev());
+                messages.drain(..messages.len() - keep);
                 // Seqs have no gaps and deleted messages keep theirs: older ones exist exactly
                 // when the page does not start at seq 1.
                 let has_more = messages.first().is_some_and(|m| m.seq > Seq(1));
                 Ok(HistorySlice { messages, has_more })
             }
         }
+    }
+
+    /// How many of `messages`, in the order given, fit in `Limits::page_bytes_max` of bodies
+    /// (at least one).
+    fn within_page_bytes<'a>(&self, messages: impl Iterator<Item = &'a Message>) -> usize {
+        let max = self.config().limits.page_bytes_max;
+        let mut bytes = 0usize;
+        let mut n = 0;
+        for message in messages {
+            bytes = bytes.saturating_add(message.body.len());
+            if n > 0 && bytes > max {
+                break;
+            }
+            n += 1;
+        }
+        n
     }
 
     /// Messages of `room` matching every word of `text`, newest first.

@@ -146,6 +146,47 @@ pub async fn latest_before_and_after_pages(store: Arc<dyn Store>) {
     assert!(none.is_empty(), "limit 0 gives nothing");
 }
 
+/// Checks that a page of history stops at `Limits::page_bytes_max` of bodies, keeping the
+/// messages next to where the page starts, and says there is more.
+pub async fn pages_are_cut_at_the_byte_limit(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let ann = h.user("ann").await;
+    let room = h.room(&ann, "long").await;
+    let limits = h.service.config().limits.clone();
+    let body = "x".repeat(limits.body_max);
+    let fit = limits.page_bytes_max / body.len();
+    let total = fit + 10;
+    assert!(total <= limits.page_max, "the test needs a page limit above {total}");
+    for _ in 0..total {
+        h.service.post(&ann, room.id, &body, None).await.unwrap();
+    }
+    let latest = h
+        .service
+        .history(&ann, room.id, HistoryPage::Latest { limit: total })
+        .await
+        .unwrap();
+    assert_eq!(latest.messages.len(), fit);
+    assert_eq!(latest.messages.last().map(|m| m.seq), Some(Seq(total as i64)));
+    assert!(latest.has_more);
+    let first = latest.messages[0].seq;
+    let before = h
+        .service
+        .history(&ann, room.id, HistoryPage::Before { seq: first, limit: total })
+        .await
+        .unwrap();
+    assert_eq!(before.messages.len(), total - fit);
+    assert_eq!(before.messages.last().map(|m| m.seq.0 + 1), Some(first.0));
+    assert!(!before.has_more);
+    let after = h
+        .service
+        .history(&ann, room.id, HistoryPage::After { seq: Seq::ZERO, limit: total })
+        .await
+        .unwrap();
+    assert_eq!(after.messages.len(), fit);
+    assert_eq!(after.messages[0].seq, Seq(1));
+    assert!(after.has_more);
+}
+
 /// Checks that page limits are clamped.
 pub async fn page_limits_are_clamped(store: Arc<dyn Store>) {
     let h = Harness::new(store);

@@ -39,6 +39,7 @@ macro_rules! conformance_tests {
             history::empty_room_has_empty_pages,
             history::latest_before_and_after_pages,
             history::page_limits_are_clamped,
+            history::pages_are_cut_at_the_byte_limit,
             history::deleted_messages_stay_in_history,
             search::search_matches_word_prefixes,
             search::search_follows_edits_and_deletes,

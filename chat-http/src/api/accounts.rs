@@ -1,5 +1,6 @@
-//! `/api/signup`, `/api/login`, `/api/logout` and `/api/me`: sessions as an HttpOnly,
-//! SameSite=Lax cookie for browsers and as a bearer token in the body for other clients.
+//! `/api/signup`, `/api/login`, `/api/logout`, `/api/logout-all`, `/api/password` and
+//! `/api/me`: sessions as an HttpOnly, SameSite=Lax cookie for browsers and as a bearer token in
+//! the body for other clients.
 
 use super::Ctx;
 use crate::auth;
@@ -56,6 +57,7 @@ fn session_response(
 pub async fn signup(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     ctx.check_anonymous_write()?;
     let body: Credentials = ctx.json()?;
+    ctx.limit_address(&ctx.chat.limits().signups)?;
     let (user, token) = ctx
         .chat
         .service()
@@ -65,17 +67,20 @@ pub async fn signup(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
 }
 
 /// `POST /api/login` `{"username","password"}` -> 200 `{"user","token"}` and the cookie;
-/// 401 `invalid_credentials`; 429 after too many attempts for one username.
+/// 401 `invalid_credentials`; 429 after too many attempts for one username or from one
+/// client address.
 pub async fn login(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     ctx.check_anonymous_write()?;
     let body: Credentials = ctx.json()?;
-    let key = body.username.trim().to_lowercase();
-    if !ctx.chat.login_limiter().try_acquire(&key) {
-        ctx.chat
-            .metrics()
-            .rate_limited
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Err(ApiError::rate_limited());
+    ctx.limit_address(&ctx.chat.limits().address_logins)?;
+    // Only names that could exist get a bucket, so the limiter's keys stay small; the others
+    // fail in the service without hashing (no account can have them).
+    let limits = &ctx.chat.service().config().limits;
+    if chat_core::validation::username(limits, body.username.trim()).is_ok() {
+        let key = body.username.trim().to_lowercase();
+        if !ctx.chat.limits().logins.try_acquire(key) {
+            return Err(ctx.chat.rate_limited());
+        }
     }
     let (user, token) = ctx
         .chat
@@ -96,6 +101,51 @@ pub async fn logout(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
         auth::clear_cookie(ctx.chat.config().secure_cookies),
     );
     Ok(response)
+}
+
+/// `POST /api/logout-all` -> 204: ends every session of the caller (every device; their
+/// sockets close with 4001) and clears the cookie.
+pub async fn logout_all(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
+    let user = ctx.user().await?;
+    ctx.chat.service().logout_everywhere(&user).await?;
+    let mut response = no_content();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        auth::clear_cookie(ctx.chat.config().secure_cookies),
+    );
+    Ok(response)
+}
+
+/// Body of a password change.
+#[derive(Debug, Deserialize)]
+pub struct PasswordChange {
+    /// The current password.
+    pub old_password: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// `POST /api/password` `{"old_password","new_password"}` -> 204: changes the password and
+/// ends every other session of the caller (their sockets close with 4001); this one stays.
+/// 401 `invalid_credentials` for a wrong current password, 422 for a bad new one, 429 after
+/// too many attempts (the log-in limit of the username).
+pub async fn change_password(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
+    let user = ctx.user().await?;
+    let body: PasswordChange = ctx.json()?;
+    if !ctx.chat.limits().logins.try_acquire(user.username.to_lowercase()) {
+        return Err(ctx.chat.rate_limited());
+    }
+    let current = auth::session_token(ctx.headers).map(|(token, _)| token);
+    ctx.chat
+        .service()
+        .change_password(
+            &user,
+            current.as_ref(),
+            &body.old_password,
+            &body.new_password,
+        )
+        .await?;
+    Ok(no_content())
 }
 
 /// `GET /api/me` -> `{"user"}`.

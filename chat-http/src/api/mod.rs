@@ -7,9 +7,10 @@ pub mod accounts;
 pub mod admin;
 pub mod rooms;
 
-use crate::ChatHttp;
 use crate::auth::{self, Via};
 use crate::error::ApiError;
+use crate::limits::rate::KeyedLimiter;
+use crate::{ChatHttp, ClientKey, PeerAddr};
 use bytes::Bytes;
 use chat_core::{ChatRoom, User};
 use http::{HeaderMap, Method, Response};
@@ -29,6 +30,8 @@ pub struct Ctx<'a> {
     pub query: Option<&'a str>,
     /// Request body.
     pub body: &'a Bytes,
+    /// The TCP peer, when the server loop recorded it.
+    pub peer: Option<PeerAddr>,
 }
 
 impl Ctx<'_> {
@@ -60,9 +63,40 @@ impl Ctx<'_> {
         )
     }
 
-    /// The body parsed as JSON: 400 `invalid_json` when malformed, 400 `missing_field` or
-    /// `bad_field` when it does not fit.
+    /// The client's address key for per-address limits (`None` when the peer is unknown).
+    pub fn client(&self) -> Option<ClientKey> {
+        self.chat.client_key(self.headers, self.peer)
+    }
+
+    /// Takes a token for the client's address from `limiter`, or 429 `rate_limited`.
+    pub fn limit_address(&self, limiter: &KeyedLimiter<ClientKey>) -> Result<(), ApiError> {
+        match self.client() {
+            Some(key) if !limiter.try_acquire(key) => Err(self.chat.rate_limited()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes a token from `user`'s action budget (shared with the WebSocket's `send`, `edit`,
+    /// `delete` and `history`), or 429 `rate_limited`.
+    pub fn limit_user(&self, user: &User) -> Result<(), ApiError> {
+        if self.chat.limits().actions.try_acquire(user.id) {
+            Ok(())
+        } else {
+            Err(self.chat.rate_limited())
+        }
+    }
+
+    /// The body parsed as JSON: 415 `unsupported_media_type` unless the `Content-Type` is
+    /// `application/json` (HTML forms cannot send that cross-site without a preflight), 400
+    /// `invalid_json` when malformed, 400 `missing_field` or `bad_field` when it does not fit.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if !is_json(self.headers) {
+            return Err(ApiError::new(
+                http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
         match serde_json::from_slice(self.body) {
             Ok(v) => Ok(v),
             Err(e) if e.is_data() => {
@@ -116,6 +150,14 @@ pub(crate) async fn route(ctx: &Ctx<'_>, rest: &str) -> Result<Response<Bytes>, 
             ctx.allow(&[post])?;
             accounts::logout(ctx).await
         }
+        ["logout-all"] => {
+            ctx.allow(&[post])?;
+            accounts::logout_all(ctx).await
+        }
+        ["password"] => {
+            ctx.allow(&[post])?;
+            accounts::change_password(ctx).await
+        }
         ["me"] => {
             ctx.allow(&[get])?;
             accounts::me(ctx).await
@@ -158,6 +200,15 @@ pub(crate) async fn route(ctx: &Ctx<'_>, rest: &str) -> Result<Response<Bytes>, 
         ["admin", rest @ ..] => admin::route(ctx, rest).await,
         _ => Err(ApiError::not_found()),
     }
+}
+
+/// Whether the request says its body is JSON (`application/json`, parameters allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// A path segment parsed as a number, or 404.

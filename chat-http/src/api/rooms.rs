@@ -141,6 +141,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
 pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     let user = ctx.user().await?;
     let body: NewRoomBody = ctx.json()?;
+    ctx.limit_address(&ctx.chat.limits().room_creations)?;
     let room = ctx
         .chat
         .service()
@@ -253,6 +254,7 @@ pub async fn messages(ctx: &Ctx<'_>, name: &str, admin: bool) -> Result<Response
 pub async fn search(ctx: &Ctx<'_>, name: &str) -> Result<Response<Bytes>, ApiError> {
     let user = ctx.user().await?;
     let query: SearchQueryParams = ctx.query()?;
+    ctx.limit_address(&ctx.chat.limits().searches)?;
     let room = ctx.room(&user, name).await?;
     let messages = ctx
         .chat
@@ -284,6 +286,7 @@ pub async fn edit_message(
     let user = ctx.user().await?;
     let seq = Seq(number(seq)?);
     let body: EditBody = ctx.json()?;
+    ctx.limit_user(&user)?;
     let room = ctx.room(&user, name).await?;
     let message = ctx
         .chat
@@ -306,6 +309,7 @@ pub async fn delete_message(
 ) -> Result<Response<Bytes>, ApiError> {
     let user = ctx.user().await?;
     let seq = Seq(number(seq)?);
+    ctx.limit_user(&user)?;
     let room = ctx.room(&user, name).await?;
     let message = ctx.chat.service().delete(&user, room.id, seq).await?;
     Ok(json_response(

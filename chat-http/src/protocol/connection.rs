@@ -14,7 +14,7 @@ use crate::views::{MessageView, UserView};
 use bytes::Bytes;
 use chat_core::{
     ChatError, ChatRoom, ChatService, HistoryPage, PostRequest, Posted, PresenceGuard, RoomId, Seq,
-    User,
+    TokenHash, User,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,6 +83,8 @@ struct Joined {
 pub(crate) struct Connection {
     chat: ChatHttp,
     user: User,
+    /// The session the socket was opened with (none for sockets served without a handshake).
+    token: Option<TokenHash>,
     out: Outbound,
     rooms: HashMap<RoomId, Joined>,
     last_typing: HashMap<RoomId, Instant>,
@@ -95,10 +97,16 @@ fn name_key(name: &str) -> String {
 }
 
 impl Connection {
-    pub(crate) fn new(chat: ChatHttp, user: User, out: Outbound) -> Connection {
+    pub(crate) fn new(
+        chat: ChatHttp,
+        user: User,
+        token: Option<TokenHash>,
+        out: Outbound,
+    ) -> Connection {
         Connection {
             chat,
             user,
+            token,
             out,
             rooms: HashMap::new(),
             last_typing: HashMap::new(),
@@ -344,7 +352,7 @@ impl Connection {
     }
 
     fn check_rate(&mut self) -> Result<(), FrameError> {
-        if self.chat.send_limiter().try_acquire(&self.user.id) {
+        if self.chat.limits().actions.try_acquire(self.user.id) {
             self.strikes = 0;
             return Ok(());
         }
@@ -360,7 +368,7 @@ impl Connection {
         }
         Err(FrameError::new(
             "rate_limited",
-            "sending too fast; wait a moment and retry with the same client_id",
+            "too many actions; wait a moment and retry (a send with the same client_id)",
         ))
     }
 
@@ -503,6 +511,7 @@ impl Connection {
         before_seq: Option<i64>,
         limit: Option<usize>,
     ) -> Result<(), FrameError> {
+        self.check_rate()?;
         let room = self.resolve(name).await?;
         let limit = limit.unwrap_or(DEFAULT_HISTORY_LIMIT);
         let page = match before_seq {
@@ -522,11 +531,25 @@ impl Connection {
         Ok(())
     }
 
-    /// Re-reads the user. Returns `false` when they were deactivated or deleted; store errors
-    /// keep the connection (the next check retries).
+    /// Re-reads the session and its user (or only the user, without a session). Returns
+    /// `false` when the session ended or the user was deactivated or deleted; store errors keep
+    /// the connection (the next check retries).
     pub(crate) async fn refresh_user(&mut self) -> bool {
-        match self.service().store().user(self.user.id).await {
-            Ok(Some(user)) if user.is_active => {
+        let found = match &self.token {
+            Some(token) => self
+                .service()
+                .session_of(token)
+                .await
+                .map(|found| found.map(|(_, user)| user)),
+            None => self
+                .service()
+                .store()
+                .user(self.user.id)
+                .await
+                .map_err(ChatError::from),
+        };
+        match found {
+            Ok(Some(user)) if user.is_active && user.id == self.user.id => {
                 self.user = user;
                 true
             }

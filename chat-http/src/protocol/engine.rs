@@ -9,12 +9,12 @@
 use super::connection::{Connection, GoneRooms};
 use super::feeds::Feeds;
 use super::frames::FrameError;
-use super::options::SocketOptions;
 use super::outbound::{CloseSignal, Outbound, close_code};
 use super::writer::Writer;
 use crate::ChatHttp;
+use crate::chat::Accepted;
 use bytes::Bytes;
-use chat_core::User;
+use chat_core::{ChatService, Timestamp};
 use futures::{FutureExt, Sink, Stream, StreamExt};
 use std::fmt::Display;
 use std::sync::Arc;
@@ -62,19 +62,20 @@ pub enum WsOut {
     },
 }
 
-/// Runs one connection of `user` until it closes. See [`ChatHttp::serve_socket_with`].
-pub(crate) async fn run<Si, St, E>(
-    chat: ChatHttp,
-    user: User,
-    options: SocketOptions,
-    sink: Si,
-    stream: St,
-) where
+/// Runs one accepted connection until it closes. See [`ChatHttp::serve_accepted`].
+pub(crate) async fn run<Si, St, E>(chat: ChatHttp, accepted: Accepted, sink: Si, stream: St)
+where
     Si: Sink<WsOut> + Send + Unpin + 'static,
     Si::Error: Display,
     St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
     E: Display,
 {
+    let Accepted {
+        user,
+        session,
+        options,
+        slot,
+    } = accepted;
     let mut stream = stream.peekable();
     let metrics = chat.metrics_arc();
     metrics.connections_open.fetch_add(1, Ordering::Relaxed);
@@ -83,6 +84,7 @@ pub(crate) async fn run<Si, St, E>(
     let close = CloseSignal::new();
     let (out, rx) = Outbound::new(
         config.outbound_queue,
+        config.outbound_queue_bytes,
         config.slow_consumer_grace,
         close.clone(),
         metrics.clone(),
@@ -97,16 +99,28 @@ pub(crate) async fn run<Si, St, E>(
         options.batch,
     );
     let writer = tokio::spawn(writer.run(close.clone(), sink));
-    let mut conn = Connection::new(chat.clone(), user, out);
+    let token = session.as_ref().map(|s| s.token_hash.clone());
+    let expires_at = session.map(|s| s.expires_at);
+    let ended = close.clone();
+    let watch = chat.service().watch_session(user.id, token.clone(), move || {
+        ended.close(close_code::SESSION_ENDED, "session ended", true);
+    });
+    let mut conn = Connection::new(chat.clone(), user, token, out);
     Box::pin(conn.hello()).await;
 
     let idle_timeout = config.idle_timeout;
     let idle = tokio::time::sleep(idle_timeout);
     tokio::pin!(idle);
     let shutdown = chat.shutdown_token();
+    // Re-checks the session every `session_check_interval` (ends on other nodes, a deleted
+    // user), and at its expiry.
     let check_every = config.session_check_interval.max(Duration::from_millis(10));
-    let mut session_check = tokio::time::interval_at(Instant::now() + check_every, check_every);
-    session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let next_check = |now: Instant| {
+        let regular = now + check_every;
+        expires_at.map_or(regular, |at| regular.min(deadline_of(at, chat.service())))
+    };
+    let session_check = tokio::time::sleep_until(next_check(Instant::now()));
+    tokio::pin!(session_check);
     loop {
         tokio::select! {
             biased;
@@ -116,11 +130,13 @@ pub(crate) async fn run<Si, St, E>(
                 break;
             }
             rooms = gone.wait() => conn.forget_rooms(rooms),
-            _ = session_check.tick() => {
-                if !Box::pin(conn.refresh_user()).await {
+            () = &mut session_check => {
+                let expired = expires_at.is_some_and(|at| chat.service().clock().now() >= at);
+                if expired || !Box::pin(conn.refresh_user()).await {
                     close.close(close_code::SESSION_ENDED, "session ended", true);
                     break;
                 }
+                session_check.as_mut().reset(next_check(Instant::now()));
             }
             () = &mut idle => {
                 close.close(close_code::IDLE_TIMEOUT, "idle timeout", true);
@@ -185,8 +201,16 @@ pub(crate) async fn run<Si, St, E>(
     if let Err(e) = writer.await {
         tracing::debug!(error = %e, "websocket writer task failed");
     }
+    drop((watch, slot));
     metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
     chat.connection_closed();
+}
+
+/// The instant a session expiring at `at` (by the service's clock) ends, on tokio's clock.
+fn deadline_of(at: Timestamp, service: &ChatService) -> Instant {
+    let now = service.clock().now();
+    let left = Duration::from_millis(u64::try_from(at.0.saturating_sub(now.0)).unwrap_or(0));
+    Instant::now() + left
 }
 
 /// Whether a transport error reports a message above the size limit (tungstenite's wording).
@@ -199,6 +223,8 @@ fn is_size_error(text: &str) -> bool {
 #[cfg(test)]
 mod future_sizes {
     use super::*;
+    use crate::SocketOptions;
+    use chat_core::User;
     use futures::channel::mpsc as fmpsc;
 
     #[test]
@@ -206,7 +232,13 @@ mod future_sizes {
         fn run_size(chat: ChatHttp, user: User) -> usize {
             let (tx, _rx) = fmpsc::channel::<WsOut>(1);
             let (_itx, irx) = fmpsc::unbounded::<Result<WsIn, std::convert::Infallible>>();
-            let fut = run(chat, user, SocketOptions::default(), tx, irx);
+            let accepted = Accepted {
+                user,
+                session: None,
+                options: SocketOptions::default(),
+                slot: None,
+            };
+            let fut = run(chat, accepted, tx, irx);
             std::mem::size_of_val(&fut)
         }
         let service = chat_core::ChatService::new(
@@ -217,7 +249,7 @@ mod future_sizes {
         let (tx, _rx) = fmpsc::channel::<WsOut>(1);
         let (_q, rx) = tokio::sync::mpsc::channel(1);
         let writer = Writer::new(
-            rx,
+            rx.into(),
             Feeds::new(chat_core::UserId(1), service.clone(), Arc::default()),
             Arc::default(),
             Duration::from_secs(1),

@@ -13,14 +13,13 @@
 
 use super::connection::GoneRooms;
 use super::frames::{self, ServerFrame};
-use super::outbound::{CloseSignal, Out, RoomCommand, Watch, close_code};
+use super::outbound::{CloseSignal, Out, OutboundRx, RoomCommand, Watch, close_code};
 use bytes::Bytes;
 use chat_core::{ChatService, FeedItem, RoomEvent, RoomFeed, RoomId, UserId};
 use futures::Stream;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::sync::mpsc;
 use tokio_stream::StreamMap;
 
 /// What one room's stream yields.
@@ -135,7 +134,7 @@ impl Feeds {
 /// way, in queue order. `Ready(None)`: the queue is closed (the reader is gone).
 pub(crate) fn poll_next(
     cx: &mut Context<'_>,
-    rx: &mut mpsc::Receiver<Out>,
+    rx: &mut OutboundRx,
     feeds: &mut Feeds,
     close: &CloseSignal,
 ) -> Poll<Option<Next>> {

@@ -1,7 +1,7 @@
 //! The WebSocket protocol (version 1), independent of any web framework: frame types
 //! ([`frames`]), the per-connection engine ([`engine`], [`connection`], [`writer`] with its room
-//! [`feeds`] and opt-in frame [`batch`]ing), the connection's [`options`], the bounded outbound
-//! queue ([`outbound`]) and the per-user token buckets ([`rate_limit`]).
+//! [`feeds`] and opt-in frame [`batch`]ing), the connection's [`options`] and the bounded outbound
+//! queue ([`outbound`]).
 
 pub mod batch;
 pub mod connection;
@@ -10,7 +10,6 @@ pub mod feeds;
 pub mod frames;
 pub mod options;
 pub mod outbound;
-pub mod rate_limit;
 pub mod writer;
 
 pub use engine::{WsIn, WsOut};

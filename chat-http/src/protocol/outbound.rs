@@ -10,10 +10,11 @@
 use crate::metrics::Metrics;
 use bytes::Bytes;
 use chat_core::{RoomFeed, RoomId};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// WebSocket close codes used by protocol 1.
@@ -117,41 +118,161 @@ pub struct Watch {
     pub room: Arc<str>,
 }
 
+/// The bytes of frames in a queue, against its byte limit.
+#[derive(Debug)]
+struct ByteCount {
+    queued: AtomicUsize,
+    max: usize,
+    freed: Notify,
+}
+
 /// The sending side of a connection's queue, held by the connection's reader.
 #[derive(Debug, Clone)]
 pub struct Outbound {
     tx: mpsc::Sender<Out>,
+    bytes: Arc<ByteCount>,
     close: CloseSignal,
     metrics: Arc<Metrics>,
     grace: Duration,
 }
 
+/// The receiving side of a connection's queue, read by the connection's writer.
+#[derive(Debug)]
+pub struct OutboundRx {
+    rx: mpsc::Receiver<Out>,
+    bytes: Arc<ByteCount>,
+}
+
+impl OutboundRx {
+    fn taken(&self, out: &Out) {
+        if let Out::Frame(frame) = out {
+            self.bytes.queued.fetch_sub(frame.len(), Ordering::AcqRel);
+            self.bytes.freed.notify_one();
+        }
+    }
+
+    /// Polls for the next entry (see [`mpsc::Receiver::poll_recv`]).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Out>> {
+        let polled = self.rx.poll_recv(cx);
+        if let Poll::Ready(Some(out)) = &polled {
+            self.taken(out);
+        }
+        polled
+    }
+
+    /// Takes the next entry if one is queued.
+    pub fn try_recv(&mut self) -> Result<Out, mpsc::error::TryRecvError> {
+        let out = self.rx.try_recv()?;
+        self.taken(&out);
+        Ok(out)
+    }
+
+    /// Waits for the next entry; `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<Out> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+}
+
+/// A bare channel as a queue without a byte limit, for writer tests that feed it directly.
+#[cfg(test)]
+impl From<mpsc::Receiver<Out>> for OutboundRx {
+    fn from(rx: mpsc::Receiver<Out>) -> OutboundRx {
+        let bytes = Arc::new(ByteCount {
+            queued: AtomicUsize::new(usize::MAX / 2),
+            max: usize::MAX,
+            freed: Notify::new(),
+        });
+        OutboundRx { rx, bytes }
+    }
+}
+
 impl Outbound {
-    /// A queue of `capacity` entries whose producers wait at most `grace` for room, returning
-    /// its receiving end for the writer.
+    /// A queue of `capacity` entries and `max_bytes` bytes of frames whose producers wait at
+    /// most `grace` for room, returning its receiving end for the writer.
     pub fn new(
         capacity: usize,
+        max_bytes: usize,
         grace: Duration,
         close: CloseSignal,
         metrics: Arc<Metrics>,
-    ) -> (Outbound, mpsc::Receiver<Out>) {
+    ) -> (Outbound, OutboundRx) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let bytes = Arc::new(ByteCount {
+            queued: AtomicUsize::new(0),
+            max: max_bytes,
+            freed: Notify::new(),
+        });
         (
             Outbound {
                 tx,
+                bytes: Arc::clone(&bytes),
                 close,
                 metrics,
                 grace,
             },
-            rx,
+            OutboundRx { rx, bytes },
         )
     }
 
     /// Queues a frame. Returns `false` when the connection is closing. When the queue is full
-    /// it waits up to the grace period; if it is still full, the connection is closed with
-    /// [`close_code::SLOW_CONSUMER`].
+    /// (in entries or in bytes) it waits up to the grace period; if it is still full, the
+    /// connection is closed with [`close_code::SLOW_CONSUMER`].
     pub async fn push(&self, frame: Bytes) -> bool {
-        self.send(Out::Frame(frame)).await && self.delivered()
+        let len = frame.len();
+        if !self.reserve(len).await {
+            return false;
+        }
+        if self.send(Out::Frame(frame)).await {
+            self.delivered()
+        } else {
+            self.bytes.queued.fetch_sub(len, Ordering::AcqRel);
+            false
+        }
+    }
+
+    /// Counts `len` bytes into the queue, waiting up to the grace period for the writer to
+    /// take enough out. A frame larger than the limit passes when the queue is empty.
+    async fn reserve(&self, len: usize) -> bool {
+        let b = &self.bytes;
+        let fits = || {
+            b.queued
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                    (queued == 0 || queued.saturating_add(len) <= b.max)
+                        .then(|| queued.saturating_add(len))
+                })
+                .is_ok()
+        };
+        if fits() {
+            return true;
+        }
+        let wait = async {
+            loop {
+                let freed = b.freed.notified();
+                if fits() {
+                    return;
+                }
+                freed.await;
+            }
+        };
+        let waited = tokio::select! {
+            r = tokio::time::timeout(self.grace, wait) => r,
+            () = self.close.closed() => return false,
+        };
+        if waited.is_err() {
+            self.overflowed();
+            return false;
+        }
+        true
+    }
+
+    fn overflowed(&self) {
+        if self.close.reason().is_none() {
+            self.metrics
+                .send_queue_overflows
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.close
+            .close(close_code::SLOW_CONSUMER, "slow consumer", false);
     }
 
     /// Hands `feed` of the room called `room` to the writer, which writes its events from now
@@ -188,13 +309,7 @@ impl Outbound {
             Ok(Ok(())) => true,
             Ok(Err(_)) => false,
             Err(_) => {
-                if self.close.reason().is_none() {
-                    self.metrics
-                        .send_queue_overflows
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                self.close
-                    .close(close_code::SLOW_CONSUMER, "slow consumer", false);
+                self.overflowed();
                 false
             }
         }
@@ -226,7 +341,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let close = CloseSignal::new();
         let grace = Duration::from_millis(20);
-        let (out, mut rx) = Outbound::new(2, grace, close.clone(), metrics.clone());
+        let (out, mut rx) = Outbound::new(2, 1 << 20, grace, close.clone(), metrics.clone());
         assert!(out.push(Bytes::from_static(b"1")).await);
         assert!(out.push(Bytes::from_static(b"2")).await);
         assert!(!out.push(Bytes::from_static(b"3")).await);
@@ -244,11 +359,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_queue_is_bounded_in_bytes() {
+        let metrics = Arc::new(Metrics::default());
+        let close = CloseSignal::new();
+        let grace = Duration::from_millis(20);
+        let (out, mut rx) = Outbound::new(100, 10, grace, close.clone(), metrics);
+        assert!(out.push(Bytes::from(vec![b'a'; 64])).await, "alone, a big frame passes");
+        let waiting = {
+            let out = out.clone();
+            tokio::spawn(async move { out.push(Bytes::from(vec![b'b'; 4])).await })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(matches!(rx.try_recv(), Ok(Out::Frame(f)) if f.len() == 64));
+        assert!(waiting.await.unwrap(), "taking a frame makes room");
+        assert!(out.push(Bytes::from(vec![b'c'; 6])).await);
+        assert!(!out.push(Bytes::from(vec![b'd'; 1])).await, "10 bytes queued, no room");
+        assert_eq!(
+            close.reason().map(|r| r.code),
+            Some(close_code::SLOW_CONSUMER)
+        );
+    }
+
+    #[tokio::test]
     async fn a_burst_waits_for_the_writer() {
         let metrics = Arc::new(Metrics::default());
         let close = CloseSignal::new();
         let grace = Duration::from_secs(5);
-        let (out, mut rx) = Outbound::new(1, grace, close.clone(), metrics);
+        let (out, mut rx) = Outbound::new(1, 1 << 20, grace, close.clone(), metrics);
         let reader = tokio::spawn(async move {
             let mut n = 0;
             while rx.recv().await.is_some() {

@@ -17,7 +17,7 @@
 use super::batch::{Batch, Joined, MAX_BATCH_BYTES, cut};
 use super::engine::{CLOSE_GRACE, WsOut};
 use super::feeds::{self, Feeds};
-use super::outbound::{CloseReason, CloseSignal, Out, close_code};
+use super::outbound::{CloseReason, CloseSignal, Out, OutboundRx, close_code};
 use crate::metrics::Metrics;
 use bytes::Bytes;
 use futures::{Sink, SinkExt};
@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, Sleep};
 
 /// Most frames handed to the sink between two flushes.
@@ -71,7 +70,7 @@ enum Stop {
 
 /// The state of a connection's writer.
 pub(crate) struct Writer {
-    rx: mpsc::Receiver<Out>,
+    rx: OutboundRx,
     feeds: Feeds,
     metrics: Arc<Metrics>,
     ping_every: Duration,
@@ -103,7 +102,7 @@ impl Writer {
     /// and closing as a slow consumer after a batch stalled for `grace`; with `batch`, the
     /// text frames of one wake-up go out as one frame.
     pub(crate) fn new(
-        rx: mpsc::Receiver<Out>,
+        rx: OutboundRx,
         feeds: Feeds,
         metrics: Arc<Metrics>,
         ping_every: Duration,
@@ -442,7 +441,7 @@ mod tests {
     }
 
     struct Setup {
-        tx: mpsc::Sender<Out>,
+        tx: tokio::sync::mpsc::Sender<Out>,
         close: CloseSignal,
         metrics: Arc<Metrics>,
         sink: Recorder,
@@ -462,7 +461,7 @@ mod tests {
             Arc::new(broker.clone()),
             chat_core::Config::for_tests(),
         );
-        let (tx, rx) = mpsc::channel(16);
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
         let feeds = Feeds::new(UserId(1), service.clone(), Arc::default());
         let (close, metrics, sink) = (
             CloseSignal::new(),
@@ -470,7 +469,7 @@ mod tests {
             Recorder::default(),
         );
         let writer = Writer::new(
-            rx,
+            rx.into(),
             feeds,
             metrics.clone(),
             Duration::from_secs(3600),
