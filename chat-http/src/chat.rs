@@ -5,11 +5,11 @@
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
+use crate::limits::Limiters;
+use crate::limits::sockets::{SocketCap, SocketSlot};
 use crate::metrics::Metrics;
 use crate::protocol::SocketOptions;
 use crate::protocol::engine::{self, WsIn, WsOut};
-use crate::limits::Limiters;
-use crate::limits::sockets::{SocketCap, SocketSlot};
 use crate::{ClientKey, PeerAddr};
 use bytes::Bytes;
 use chat_core::{ChatService, Session, User};
@@ -103,7 +103,11 @@ impl ChatHttp {
 
     /// The key per-address limits count a request under: its client address (the peer, or
     /// what a trusted proxy reports), `None` when the peer is unknown.
-    pub fn client_key(&self, headers: &http::HeaderMap, peer: Option<PeerAddr>) -> Option<ClientKey> {
+    pub fn client_key(
+        &self,
+        headers: &http::HeaderMap,
+        peer: Option<PeerAddr>,
+    ) -> Option<ClientKey> {
         crate::client_addr::client_ip(
             peer.map(|p| p.0.ip()),
             headers,

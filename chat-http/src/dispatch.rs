@@ -2,9 +2,9 @@
 //! `/static/*`, `/healthz`, `/metrics`) and turns handler errors into JSON error responses, so
 //! the axum and warp adapters only convert requests and responses.
 
-use crate::{ChatHttp, PeerAddr};
 use crate::api::{self, Ctx};
 use crate::error::ApiError;
+use crate::{ChatHttp, PeerAddr};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};

@@ -32,17 +32,24 @@ struct Server {
 }
 
 async fn start(kind: Kind, config: HttpConfig) -> Server {
+    start_with(kind, config, Config::for_tests()).await
+}
+
+/// A server whose service has `core` as its configuration. Both servers know the peer
+/// address of each request (axum through `ConnectInfo`, warp by itself).
+async fn start_with(kind: Kind, config: HttpConfig, core: Config) -> Server {
     let service = ChatService::new(
         Arc::new(MemoryStore::new()),
         Arc::new(LocalBroker::default()),
-        Config::for_tests(),
+        core,
     );
     let chat = ChatHttp::new(service, config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     match kind {
         Kind::Axum => {
-            let app = chat_http::axum::router(chat.clone());
+            let app = chat_http::axum::router(chat.clone())
+                .into_make_service_with_connect_info::<SocketAddr>();
             tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         }
         Kind::Warp => {
@@ -1026,6 +1033,232 @@ async fn graceful_shutdown_closes_sockets_with_1001(kind: Kind) {
     );
 }
 
+// ---------------------------------------------------------------- hardening
+
+impl Ws {
+    /// Reads until the server's close frame; its code (`None` when the connection ended
+    /// without one).
+    async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .unwrap()
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// Whether the socket still answers a ping frame of the protocol.
+    async fn answers(&mut self) -> bool {
+        self.send(json!({"type":"ping"})).await;
+        self.next().await["type"] == "pong"
+    }
+}
+
+impl Server {
+    async fn login(&self, name: &str, password: &str) -> String {
+        let body = json!({"username": name, "password": password});
+        let r = self.api("POST", "/api/login", None, Some(body)).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+}
+
+async fn sockets_close_when_their_session_ends(kind: Kind) {
+    let s = start(kind, HttpConfig::default()).await;
+    let (one, cookie) = s.signup("ann").await;
+    let two = s.login("ann", "password123").await;
+    let three = s.login("ann", "password123").await;
+    let mut by_cookie = s.ws(Auth::Cookie(&cookie)).await;
+    let mut also_one = s.ws(Auth::Bearer(&one)).await;
+    let mut on_two = s.ws(Auth::Bearer(&two)).await;
+    let mut on_three = s.ws(Auth::Bearer(&three)).await;
+    let ended = Some(close_code::SESSION_ENDED);
+
+    // Log out: both sockets of that session close within a second, the others stay.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        s.api("POST", "/api/logout", Some(&one), None).await.status,
+        204
+    );
+    assert_eq!(by_cookie.close_code().await, ended);
+    assert_eq!(also_one.close_code().await, ended);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(on_two.answers().await && on_three.answers().await);
+
+    // A password change ends every other session; the changing one stays.
+    let change = json!({"old_password": "password123", "new_password": "another-pass-456"});
+    let r = s
+        .api("POST", "/api/password", Some(&two), Some(change))
+        .await;
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(on_three.close_code().await, ended);
+    assert_eq!(
+        s.api("GET", "/api/me", Some(&three), None).await.status,
+        401
+    );
+    assert!(on_two.answers().await);
+    let wrong = json!({"old_password": "password123", "new_password": "whatever-789"});
+    let r = s
+        .api("POST", "/api/password", Some(&two), Some(wrong))
+        .await;
+    assert_eq!((r.status, r.code()), (401, json!("invalid_credentials")));
+
+    // Log out everywhere ends the rest, this session included.
+    let four = s.login("ann", "another-pass-456").await;
+    let mut on_four = s.ws(Auth::Bearer(&four)).await;
+    let r = s.api("POST", "/api/logout-all", Some(&two), None).await;
+    assert_eq!(r.status, 204);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(on_two.close_code().await, ended);
+    assert_eq!(on_four.close_code().await, ended);
+    for token in [&two, &four] {
+        assert_eq!(s.api("GET", "/api/me", Some(token), None).await.status, 401);
+    }
+}
+
+async fn sockets_close_when_their_session_expires(kind: Kind) {
+    let core = Config {
+        session_ttl: Duration::from_millis(1500),
+        ..Config::for_tests()
+    };
+    let s = start_with(kind, HttpConfig::default(), core).await;
+    let (token, _) = s.signup("ann").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(ws.close_code().await, Some(close_code::SESSION_ENDED));
+    let lived = started.elapsed();
+    assert!(
+        lived < Duration::from_millis(2500),
+        "closed after {lived:?}"
+    );
+}
+
+async fn json_bodies_only_and_no_foreign_signups(kind: Kind) {
+    let s = start(kind, HttpConfig::default()).await;
+    let form = br#"{"username":"eve","password":"password123"}"#;
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let r = s
+            .request("POST", "/api/signup", &[("Content-Type", ct)], form)
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (415, json!("unsupported_media_type")),
+            "{ct}"
+        );
+    }
+    let r = s.request("POST", "/api/signup", &[], form).await;
+    assert_eq!(r.status, 415, "no content type");
+    for path in ["/api/signup", "/api/login"] {
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Origin", "http://evil.example"),
+        ];
+        let r = s.request("POST", path, &headers, form).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (403, json!("forbidden_origin")),
+            "{path}"
+        );
+    }
+    let headers = [("Content-Type", "application/json; charset=utf-8")];
+    assert_eq!(
+        s.request("POST", "/api/signup", &headers, form)
+            .await
+            .status,
+        201
+    );
+}
+
+async fn sockets_are_capped_per_user_and_address(kind: Kind) {
+    let config = HttpConfig {
+        max_sockets_per_user: 2,
+        max_sockets_per_address: 3,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (ann, _) = s.signup("ann").await;
+    let (bob, _) = s.signup("bob").await;
+    let bearer = |t: &str| format!("Bearer {t}");
+    let (ann_h, bob_h) = (bearer(&ann), bearer(&bob));
+    let first = s.ws(Auth::Bearer(&ann)).await;
+    let _second = s.ws(Auth::Bearer(&ann)).await;
+    assert_eq!(
+        s.try_ws(&[("Authorization", &ann_h)]).await.unwrap_err(),
+        429
+    );
+    let _third = s.ws(Auth::Bearer(&bob)).await;
+    assert_eq!(
+        s.try_ws(&[("Authorization", &bob_h)]).await.unwrap_err(),
+        429,
+        "the address has three open"
+    );
+    drop(first);
+    // The server notices the closed socket and gives its place back.
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(socket) = s.try_ws(&[("Authorization", &ann_h)]).await {
+            reopened = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reopened.is_some(), "a closed socket frees its place");
+}
+
+async fn address_and_user_budgets(kind: Kind) {
+    let config = HttpConfig {
+        rate_limit: Some(chat_http::RateLimit::new(2, 0.001)),
+        address_limits: chat_http::AddressLimits {
+            signup: Some(chat_http::RateLimit::new(2, 0.001)),
+            search: Some(chat_http::RateLimit::new(1, 0.001)),
+            ..chat_http::AddressLimits::off()
+        },
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (ann, _) = s.signup("ann").await;
+    s.signup("bob").await;
+    let body = json!({"username": "cat", "password": "password123"});
+    let r = s.api("POST", "/api/signup", None, Some(body)).await;
+    assert_eq!((r.status, r.code()), (429, json!("rate_limited")));
+    s.create_room(&ann, "r").await;
+    let search = "/api/rooms/r/search?q=hello";
+    assert_eq!(s.api("GET", search, Some(&ann), None).await.status, 200);
+    assert_eq!(s.api("GET", search, Some(&ann), None).await.status, 429);
+    // REST edits and deletes share the user's budget with the socket's sends.
+    let mut ws = s.ws(Auth::Bearer(&ann)).await;
+    ws.join("r", None).await;
+    ws.send(json!({"type":"send","room":"r","body":"hello","client_id":"a"}))
+        .await;
+    assert_eq!(ws.next_of("ack").await["seq"], 1);
+    let edit = json!({"body": "edited"});
+    let r = s
+        .api(
+            "PATCH",
+            "/api/rooms/r/messages/1",
+            Some(&ann),
+            Some(edit.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = s
+        .api("DELETE", "/api/rooms/r/messages/1", Some(&ann), None)
+        .await;
+    assert_eq!((r.status, r.code()), (429, json!("rate_limited")));
+}
+
 macro_rules! both_servers {
     ($($case:ident),* $(,)?) => {
         mod axum_server {
@@ -1060,4 +1293,9 @@ both_servers!(
     json_api_errors_and_csrf,
     ui_health_and_metrics,
     graceful_shutdown_closes_sockets_with_1001,
+    sockets_close_when_their_session_ends,
+    sockets_close_when_their_session_expires,
+    json_bodies_only_and_no_foreign_signups,
+    sockets_are_capped_per_user_and_address,
+    address_and_user_budgets,
 );

@@ -156,7 +156,10 @@ pub async fn pages_are_cut_at_the_byte_limit(store: Arc<dyn Store>) {
     let body = "x".repeat(limits.body_max);
     let fit = limits.page_bytes_max / body.len();
     let total = fit + 10;
-    assert!(total <= limits.page_max, "the test needs a page limit above {total}");
+    assert!(
+        total <= limits.page_max,
+        "the test needs a page limit above {total}"
+    );
     for _ in 0..total {
         h.service.post(&ann, room.id, &body, None).await.unwrap();
     }
@@ -166,12 +169,22 @@ pub async fn pages_are_cut_at_the_byte_limit(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(latest.messages.len(), fit);
-    assert_eq!(latest.messages.last().map(|m| m.seq), Some(Seq(total as i64)));
+    assert_eq!(
+        latest.messages.last().map(|m| m.seq),
+        Some(Seq(total as i64))
+    );
     assert!(latest.has_more);
     let first = latest.messages[0].seq;
     let before = h
         .service
-        .history(&ann, room.id, HistoryPage::Before { seq: first, limit: total })
+        .history(
+            &ann,
+            room.id,
+            HistoryPage::Before {
+                seq: first,
+                limit: total,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(before.messages.len(), total - fit);
@@ -179,7 +192,14 @@ pub async fn pages_are_cut_at_the_byte_limit(store: Arc<dyn Store>) {
     assert!(!before.has_more);
     let after = h
         .service
-        .history(&ann, room.id, HistoryPage::After { seq: Seq::ZERO, limit: total })
+        .history(
+            &ann,
+            room.id,
+            HistoryPage::After {
+                seq: Seq::ZERO,
+                limit: total,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(after.messages.len(), fit);

@@ -132,7 +132,12 @@ pub struct PasswordChange {
 pub async fn change_password(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     let user = ctx.user().await?;
     let body: PasswordChange = ctx.json()?;
-    if !ctx.chat.limits().logins.try_acquire(user.username.to_lowercase()) {
+    if !ctx
+        .chat
+        .limits()
+        .logins
+        .try_acquire(user.username.to_lowercase())
+    {
         return Err(ctx.chat.rate_limited());
     }
     let current = auth::session_token(ctx.headers).map(|(token, _)| token);

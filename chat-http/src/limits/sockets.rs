@@ -136,7 +136,10 @@ mod tests {
         assert_eq!(caps.take(UserId(1), there).unwrap_err(), SocketCap::User);
         let _c = caps.take(UserId(2), here).unwrap();
         assert_eq!(caps.take(UserId(3), here).unwrap_err(), SocketCap::Address);
-        assert!(caps.take(UserId(3), there).is_ok(), "the refused address slot was given back");
+        assert!(
+            caps.take(UserId(3), there).is_ok(),
+            "the refused address slot was given back"
+        );
         drop(a);
         assert!(caps.take(UserId(1), None).is_ok());
         let unlimited = Arc::new(SocketCaps::new(0, 0));

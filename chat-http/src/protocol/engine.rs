@@ -102,9 +102,11 @@ where
     let token = session.as_ref().map(|s| s.token_hash.clone());
     let expires_at = session.map(|s| s.expires_at);
     let ended = close.clone();
-    let watch = chat.service().watch_session(user.id, token.clone(), move || {
-        ended.close(close_code::SESSION_ENDED, "session ended", true);
-    });
+    let watch = chat
+        .service()
+        .watch_session(user.id, token.clone(), move || {
+            ended.close(close_code::SESSION_ENDED, "session ended", true);
+        });
     let mut conn = Connection::new(chat.clone(), user, token, out);
     Box::pin(conn.hello()).await;
 

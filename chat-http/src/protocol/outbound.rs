@@ -364,7 +364,10 @@ mod tests {
         let close = CloseSignal::new();
         let grace = Duration::from_millis(20);
         let (out, mut rx) = Outbound::new(100, 10, grace, close.clone(), metrics);
-        assert!(out.push(Bytes::from(vec![b'a'; 64])).await, "alone, a big frame passes");
+        assert!(
+            out.push(Bytes::from(vec![b'a'; 64])).await,
+            "alone, a big frame passes"
+        );
         let waiting = {
             let out = out.clone();
             tokio::spawn(async move { out.push(Bytes::from(vec![b'b'; 4])).await })
@@ -373,7 +376,10 @@ mod tests {
         assert!(matches!(rx.try_recv(), Ok(Out::Frame(f)) if f.len() == 64));
         assert!(waiting.await.unwrap(), "taking a frame makes room");
         assert!(out.push(Bytes::from(vec![b'c'; 6])).await);
-        assert!(!out.push(Bytes::from(vec![b'd'; 1])).await, "10 bytes queued, no room");
+        assert!(
+            !out.push(Bytes::from(vec![b'd'; 1])).await,
+            "10 bytes queued, no room"
+        );
         assert_eq!(
             close.reason().map(|r| r.code),
             Some(close_code::SLOW_CONSUMER)
