@@ -31,6 +31,7 @@ pub fn router(chat: ChatHttp) -> Router {
             "/",
             "/login",
             "/signup",
+            "/account",
             "/admin",
             "/rooms/{name}",
             "/static/{file}",

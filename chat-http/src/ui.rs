@@ -1,5 +1,6 @@
 //! The web UI, embedded in the binary with `include_bytes!` so it works offline: the page
-//! routes (`/`, `/login`, `/signup`, `/rooms/{name}`, `/admin`) and `/static/{file}`.
+//! routes (`/`, `/login`, `/signup`, `/account`, `/rooms/{name}`, `/admin`) and
+//! `/static/{file}`.
 
 use crate::api::Ctx;
 use crate::auth;
@@ -76,7 +77,7 @@ fn file(name: &str) -> Result<Response<Bytes>, ApiError> {
 
 /// Serves a UI path, or 404.
 pub(crate) async fn page(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
-    let is_page = matches!(path, "/" | "/login" | "/signup" | "/admin")
+    let is_page = matches!(path, "/" | "/login" | "/signup" | "/account" | "/admin")
         || path
             .strip_prefix("/rooms/")
             .is_some_and(|n| !n.is_empty() && !n.contains('/'));

@@ -11,6 +11,8 @@ export const PATHS = {
   signup: () => '/api/signup',
   login: () => '/api/login',
   logout: () => '/api/logout',
+  logoutAll: () => '/api/logout-all',
+  password: () => '/api/password',
   me: () => '/api/me',
   rooms: () => '/api/rooms',
   room: (name) => `/api/rooms/${enc(name)}`,
@@ -107,6 +109,19 @@ export async function login(username, password) {
 /** Ends the session. */
 export async function logout() {
   await request('POST', PATHS.logout(), {});
+}
+
+/** Ends every session of the user, this one included. */
+export async function logoutAll() {
+  await request('POST', PATHS.logoutAll(), {});
+}
+
+/** Changes the password; the user's other sessions end, this one stays. */
+export async function changePassword(oldPassword, newPassword) {
+  await request('POST', PATHS.password(), {
+    old_password: oldPassword,
+    new_password: newPassword,
+  });
 }
 
 /** The logged-in user, or null when there is no valid session. */

@@ -92,6 +92,7 @@ async function route() {
   }
   if (!state.me) return navigate('/login', true);
   if (path === '/') return renderRooms();
+  if (path === '/account') return renderAccount();
   const m = path.match(/^\/rooms\/([^/]+)$/);
   if (m) {
     let name;
@@ -111,6 +112,7 @@ function updateNav() {
   who.textContent = me ? me.username : '';
   setHidden(who, !me);
   setHidden($('#admin-link'), !(me && me.is_admin));
+  setHidden($('#account-link'), !me);
   setHidden($('#logout'), !me);
   setHidden($('#login-link'), !!me || location.pathname === '/login');
   setHidden($('#signup-link'), !!me || location.pathname === '/signup');
@@ -164,6 +166,43 @@ function renderLogin() {
 function renderSignup() {
   document.title = 'Sign up · Chat';
   authForm('tpl-signup', 'signup-form', 'signup-error', api.signup);
+}
+
+// ---- account --------------------------------------------------------------------------------
+
+function renderAccount() {
+  document.title = 'Account · Chat';
+  const node = mount(clone('tpl-account'));
+  const form = $('#password-form', node);
+  const err = $('#password-error', node);
+  const done = $('#password-done', node);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    showError(err, null);
+    setHidden(done, true);
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      await api.changePassword(form.elements.old.value, form.elements.new.value);
+      form.reset();
+      setHidden(done, false);
+    } catch (e2) {
+      if (e2.status === 401 && e2.code !== 'invalid_credentials') return sessionLost();
+      showError(err, e2.code === 'invalid_credentials' ? 'The current password is wrong.' : e2);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  const allErr = $('#logout-all-error', node);
+  $('#logout-all', node).addEventListener('click', async () => {
+    showError(allErr, null);
+    try {
+      await api.logoutAll();
+    } catch (e2) {
+      if (e2.status !== 401) return showError(allErr, e2);
+    }
+    sessionLost();
+  });
 }
 
 function renderNotFound() {

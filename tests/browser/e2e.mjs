@@ -19,7 +19,8 @@
 // when scrolling up; a dropped connection shows the banner and resumes without loss or
 // duplicates, sending what was typed while offline exactly once; edit and delete of own
 // messages; the admin deletes a message in the admin panel and it disappears for the others;
-// a non-admin cannot open /admin; log out. Screenshots at both widths.
+// a non-admin cannot open /admin; a password change ends the user's other session; log out
+// everywhere; log out. Screenshots at both widths.
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -525,6 +526,37 @@ test('the admin deletes the room; a member on its page is told', async () => {
   await a.goto('/');
   await a.locator('#create-room-form').waitFor();
   assert.equal(await a.locator('#room-list a', { hasText: roomName }).count(), 0);
+});
+
+test('bob changes his password, which ends his other session, then logs out everywhere', async () => {
+  const other = await openPage(NARROW, 'bob-elsewhere');
+  await other.page.goto('/login');
+  await other.page.fill('#login-username', bob.username);
+  await other.page.fill('#login-password', bob.password);
+  await other.page.click('#login-submit');
+  await other.page.locator('#create-room-form').waitFor();
+  const b = ctx.b.page;
+  await b.goto('/');
+  await b.click('#account-link');
+  await b.fill('#password-old', 'not the password');
+  await b.fill('#password-new', 'a-new-password-1');
+  await b.click('#password-form button[type=submit]');
+  await b.locator('#password-error:not([hidden])').waitFor();
+  await b.fill('#password-old', bob.password);
+  await b.fill('#password-new', 'a-new-password-1');
+  await b.click('#password-form button[type=submit]');
+  await b.locator('#password-done:not([hidden])').waitFor();
+  bob.password = 'a-new-password-1';
+  await other.page.reload();
+  await other.page.waitForURL('**/login');
+  await b.goto('/');
+  await b.locator('#create-room-form').waitFor();
+  await b.goto('/account');
+  await b.click('#logout-all');
+  await b.waitForURL('**/login');
+  await b.goto('/');
+  await b.waitForURL('**/login');
+  await other.context.close();
 });
 
 test('log out', async () => {
