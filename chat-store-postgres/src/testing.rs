@@ -17,10 +17,14 @@ pub const SCHEMA_PREFIX: &str = "chat_t_";
 /// Test schemas older than this (seconds) are from finished runs and are dropped.
 pub const STALE_SECS: u64 = 15 * 60;
 
-/// The test server's URL, or `None` after printing why `test` is skipped.
+/// The test server's URL, or `None` after printing why `test` is skipped. Under `CI=true` a
+/// missing URL fails the test instead: CI must not pass by skipping.
 pub fn test_url(test: &str) -> Option<String> {
     match std::env::var(URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: CI=true but {URL_VAR} is not set: the PostgreSQL tests cannot be skipped")
+        }
         _ => {
             eprintln!(
                 "skipped: {test}: {URL_VAR} not set (e.g. {URL_VAR}=postgres://postgres@127.0.0.1:5432/test)"
