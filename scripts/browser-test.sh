@@ -5,7 +5,7 @@
 # Debian's headless Chromium) against it. Screenshots go to test-artifacts/.
 #
 # Installs Chromium with apt-get when missing (as root); when that is impossible it prints a
-# SKIPPED line and exits 0. Every server it starts is killed on exit (trap, by PID). Each step
+# SKIPPED line and exits 0 (under CI=true it fails instead). Every server it starts is killed on exit (trap, by PID). Each step
 # is bounded in time. Honors CARGO_TARGET_DIR. Usage: scripts/browser-test.sh [axum] [warp]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,10 @@ TEST_TIMEOUT=${BROWSER_TEST_TIMEOUT:-300}
 ARTIFACTS_DIR=${ARTIFACTS_DIR:-$ROOT/test-artifacts}
 
 skip() {
+    if [ "${CI:-}" = true ]; then
+        echo "FAILED: browser test cannot run under CI=true: $*" >&2
+        exit 1
+    fi
     echo "SKIPPED: browser test: $*"
     exit 0
 }
