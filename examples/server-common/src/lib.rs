@@ -17,7 +17,7 @@
 //! ```no_run
 //! # async fn serve(
 //! #     chat: chat_http::ChatHttp,
-//! #     listener: tokio::net::TcpListener,
+//! #     server: server_common::HttpServer,
 //! #     shutdown: server_common::ShutdownFuture,
 //! # ) -> std::io::Result<()> { Ok(()) }
 //! fn main() -> std::process::ExitCode {
