@@ -6,23 +6,22 @@
 //! `./chat.db`; `--help` lists the options (`serve`, `migrate`, `createsuperuser`).
 
 use chat_http::ChatHttp;
-use server_common::ShutdownFuture;
+use server_common::{HttpServer, ShutdownFuture};
 use std::process::ExitCode;
-use tokio::net::TcpListener;
 
 fn main() -> ExitCode {
     server_common::main("axum-server", serve)
 }
 
-/// Serves `chat` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves `chat` until `shutdown` resolves, then lets in-flight requests finish. The server
+/// is server-common's accept loop (timeouts, connection cap) rather than `axum::serve`; an
+/// axum `Router` is the tower service it runs.
 async fn serve(
     chat: ChatHttp,
-    listener: TcpListener,
+    server: HttpServer,
     shutdown: ShutdownFuture,
 ) -> std::io::Result<()> {
     // An existing axum app would add its own routes here and merge the chat in.
     let app = axum::Router::new().merge(chat_http::axum::router(chat));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server.serve(app, shutdown).await
 }

@@ -3,11 +3,16 @@
 //! without flags. Running the binary without a subcommand means `serve`.
 
 use crate::database::Database;
+use crate::http_server::{
+    ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
+    DEFAULT_MAX_CONNECTIONS,
+};
 use chat_http::{HttpConfig, RateLimit};
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use ipnet::IpNet;
 use std::ffi::OsString;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -108,9 +113,48 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
-    /// Mark the session cookie `Secure` (when served over HTTPS, e.g. behind a proxy).
+    /// Mark the session cookie `Secure` and send `Strict-Transport-Security` (when served over
+    /// HTTPS, e.g. behind a proxy).
     #[arg(long, env = "CHAT_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Reverse proxies (IP addresses or CIDR networks, e.g. `10.0.0.0/8`) whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client for the per-address limits. Repeat the flag
+    /// or separate with commas. None: the TCP peer is the client.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CHAT_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_ip_net
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Seconds a client has to send a complete request head, from connecting or from the end
+    /// of the previous response; so also how long an idle keep-alive connection stays open.
+    #[arg(
+        long,
+        env = "CHAT_HEADER_READ_TIMEOUT",
+        default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub header_read_timeout: u64,
+    /// Seconds an HTTP connection may go without a byte read or written (a stalled request
+    /// body, a client not reading its response) before it is dropped. WebSockets use the
+    /// chat's own ping and idle timeout instead.
+    #[arg(
+        long,
+        env = "CHAT_IDLE_TIMEOUT",
+        default_value_t = DEFAULT_IDLE_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub idle_timeout: u64,
+    /// Most TCP connections open at once, WebSockets included. Above it new connections wait
+    /// in the kernel's listen backlog until one closes.
+    #[arg(
+        long,
+        env = "CHAT_MAX_CONNECTIONS",
+        default_value_t = DEFAULT_MAX_CONNECTIONS,
+        value_parser = parse_max_connections
+    )]
+    pub max_connections: usize,
     /// Per-user rate of sends, edits and deletes: `BURST:PER_SECOND` (e.g. `20:5`) or `off`.
     #[arg(long, env = "CHAT_RATE_LIMIT")]
     pub rate_limit: Option<RateLimitArg>,
@@ -136,6 +180,7 @@ impl ServeArgs {
         let mut config = HttpConfig {
             allowed_origins: self.allowed_origins.clone(),
             secure_cookies: self.secure_cookies,
+            trusted_proxies: self.trusted_proxies.clone(),
             serve_metrics: !self.no_metrics,
             ..HttpConfig::default()
         };
@@ -151,6 +196,35 @@ impl ServeArgs {
     /// How long a graceful shutdown may take.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
+    }
+
+    /// The bounds on every HTTP connection.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            max_connections: self.max_connections,
+        }
+    }
+}
+
+/// A trusted proxy: a CIDR network, or one address (a network of just that address).
+fn parse_ip_net(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("`{s}`: expected an IP address or a CIDR network (e.g. 10.0.0.0/8)"))
+}
+
+/// `--max-connections`: a whole number, at least 1.
+fn parse_max_connections(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}`: expected a whole number")),
     }
 }
 
@@ -285,6 +359,64 @@ mod tests {
         assert!("20".parse::<RateLimitArg>().is_err());
         assert!("0:5".parse::<RateLimitArg>().is_err());
         assert!("5:-1".parse::<RateLimitArg>().is_err());
+    }
+
+    fn serve_args(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        match parse(args)?.1 {
+            Command::Serve(serve) => Ok(serve),
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn connection_limits_default_and_override() -> Result<(), clap::Error> {
+        assert_eq!(
+            serve_args(&[])?.connection_limits(),
+            ConnectionLimits::default()
+        );
+        let limits = serve_args(&[
+            "--header-read-timeout",
+            "3",
+            "--idle-timeout",
+            "7",
+            "--max-connections",
+            "2",
+        ])?
+        .connection_limits();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(7));
+        assert_eq!(limits.max_connections, 2);
+        for bad in [
+            &["--max-connections", "0"][..],
+            &["--max-connections", "many"][..],
+            &["--header-read-timeout", "0"][..],
+            &["--idle-timeout", "0"][..],
+        ] {
+            assert!(serve_args(bad).is_err(), "{bad:?} was accepted");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() -> Result<(), clap::Error> {
+        assert!(serve_args(&[])?.http_config().trusted_proxies.is_empty());
+        let config = serve_args(&[
+            "--trusted-proxy",
+            "10.0.0.0/8, 192.168.1.5",
+            "--trusted-proxy",
+            "::1",
+            "--trusted-proxy",
+            "172.16.3.4/12",
+        ])?
+        .http_config();
+        let expected: Vec<IpNet> = ["10.0.0.0/8", "192.168.1.5/32", "::1/128", "172.16.0.0/12"]
+            .iter()
+            .map(|s| s.parse().unwrap_or_else(|e| panic!("{s}: {e}")))
+            .collect();
+        assert_eq!(config.trusted_proxies, expected);
+        assert!(serve_args(&["--trusted-proxy", "proxy.example"]).is_err());
+        assert!(serve_args(&["--trusted-proxy", "10.0.0.0/33"]).is_err());
+        Ok(())
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Running a reference server: parse the command line, set up logging, and carry out
-//! `serve`, `migrate` or `createsuperuser`. Only the framework-specific "serve this listener
-//! until that future resolves" part differs between axum and warp; it is passed in.
+//! `serve`, `migrate` or `createsuperuser`. Only the framework-specific "mount the chat and
+//! serve it on this [`HttpServer`] until that future resolves" part differs between axum and
+//! warp; it is passed in.
 //!
 //! Shutdown order on SIGINT/SIGTERM: `ChatHttp::shutdown` (new sockets get 503; open ones finish
 //! the frame in hand, so an in-flight post commits and is acked, then close with 1001 going
-//! away), then the framework stops accepting and lets in-flight requests finish, bounded by
+//! away), then the accept loop stops accepting and lets in-flight requests finish, bounded by
 //! `--shutdown-timeout`; last the database is closed, within the same bound again (SQLite:
 //! queued writes committed, the search index caught up, both write-ahead logs checkpointed
 //! into their files and every connection closed, so the main file alone is a complete copy).
@@ -12,6 +13,7 @@
 
 use crate::cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
 use crate::database::{OpenStore, open_service};
+use crate::http_server::{HttpServer, raise_open_files_limit};
 use chat_core::{ChatError, ChatService};
 use chat_http::ChatHttp;
 use std::future::Future;
@@ -38,11 +40,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// The whole program: parses the command line, runs the subcommand and returns the exit code.
 ///
-/// `serve` mounts `chat` on the framework, serves `listener` and returns once the shutdown
+/// `serve` mounts `chat` on the framework, serves it with the [`HttpServer`] (the bound
+/// listener and the connection limits of the command line) and returns once the shutdown
 /// future has resolved and in-flight requests are done.
 pub fn main<F, Fut>(name: &str, serve: F) -> ExitCode
 where
-    F: FnOnce(ChatHttp, TcpListener, ShutdownFuture) -> Fut,
+    F: FnOnce(ChatHttp, HttpServer, ShutdownFuture) -> Fut,
     Fut: Future<Output = io::Result<()>>,
 {
     let (global, command) = Cli::parse_args().into_command();
@@ -144,13 +147,15 @@ async fn run_serve<F, Fut>(
     serve: F,
 ) -> Result<(), BoxError>
 where
-    F: FnOnce(ChatHttp, TcpListener, ShutdownFuture) -> Fut,
+    F: FnOnce(ChatHttp, HttpServer, ShutdownFuture) -> Fut,
     Fut: Future<Output = io::Result<()>>,
 {
     // Bound first: a port that is taken ends the program before the database is opened, so
     // every return after the opening goes through `close_store`.
     let listener = listen(args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let addr = listener.local_addr()?;
+    raise_open_files_limit(args.max_connections);
+    let http_server = HttpServer::new(listener, args.connection_limits());
     let (service, store) = open_service(&global.database, args.broker_capacity).await?;
     let chat = ChatHttp::new(service.clone(), args.http_config());
     tracing::info!(database = %global.database, "{name} listening on http://{addr}");
@@ -161,7 +166,7 @@ where
     // Polled here rather than spawned: warp's server future is not `Send`.
     let server = serve(
         chat.clone(),
-        listener,
+        http_server,
         Box::pin(async move { stopped.cancelled().await }),
     );
     tokio::pin!(server);

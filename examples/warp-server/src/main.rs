@@ -6,26 +6,22 @@
 //! `./chat.db`; `--help` lists the options (`serve`, `migrate`, `createsuperuser`).
 
 use chat_http::ChatHttp;
-use server_common::ShutdownFuture;
+use server_common::{HttpServer, ShutdownFuture};
 use std::process::ExitCode;
-use tokio::net::TcpListener;
 
 fn main() -> ExitCode {
     server_common::main("warp-server", serve)
 }
 
-/// Serves `chat` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves `chat` until `shutdown` resolves, then lets in-flight requests finish. The server
+/// is server-common's accept loop (timeouts, connection cap) rather than `warp::serve`;
+/// `warp::service` turns the filter into the tower service it runs.
 async fn serve(
     chat: ChatHttp,
-    listener: TcpListener,
+    server: HttpServer,
     shutdown: ShutdownFuture,
 ) -> std::io::Result<()> {
     // An existing warp app would combine its own filters with these using `.or(...)`.
     let routes = chat_http::warp::routes(chat);
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
-    Ok(())
+    server.serve(warp::service(routes), shutdown).await
 }
