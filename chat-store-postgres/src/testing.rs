@@ -23,7 +23,9 @@ pub fn test_url(test: &str) -> Option<String> {
     match std::env::var(URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: CI=true but {URL_VAR} is not set: the PostgreSQL tests cannot be skipped")
+            panic!(
+                "{test}: CI=true but {URL_VAR} is not set: the PostgreSQL tests cannot be skipped"
+            )
         }
         _ => {
             eprintln!(

@@ -7,7 +7,7 @@ use crate::http_server::{
     ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
     DEFAULT_MAX_CONNECTIONS,
 };
-use chat_http::{HttpConfig, RateLimit};
+use chat_http::{AddressLimits, HttpConfig, RateLimit};
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use ipnet::IpNet;
@@ -161,6 +161,31 @@ pub struct ServeArgs {
     /// Per-username rate of login attempts: `BURST:PER_SECOND` or `off`.
     #[arg(long, env = "CHAT_LOGIN_RATE_LIMIT")]
     pub login_rate_limit: Option<RateLimitArg>,
+    /// `off` turns every per-client-address rate off (sign up, log in, room creation, search,
+    /// WebSocket handshakes), e.g. behind a proxy that limits already or for load tests.
+    #[arg(long, env = "CHAT_ADDRESS_LIMITS", value_parser = ["on", "off"], default_value = "on")]
+    pub address_limits: String,
+    /// Sign ups per client address: `BURST:PER_SECOND` or `off` (default `10:0.033`).
+    #[arg(long, env = "CHAT_SIGNUP_RATE_LIMIT")]
+    pub signup_rate_limit: Option<RateLimitArg>,
+    /// Log-in attempts per client address (default `30:1`).
+    #[arg(long, env = "CHAT_ADDRESS_LOGIN_RATE_LIMIT")]
+    pub address_login_rate_limit: Option<RateLimitArg>,
+    /// Room creations per client address (default `10:0.2`).
+    #[arg(long, env = "CHAT_ROOM_RATE_LIMIT")]
+    pub room_rate_limit: Option<RateLimitArg>,
+    /// Searches per client address (default `30:2`).
+    #[arg(long, env = "CHAT_SEARCH_RATE_LIMIT")]
+    pub search_rate_limit: Option<RateLimitArg>,
+    /// WebSocket handshakes per client address (default `60:5`).
+    #[arg(long, env = "CHAT_HANDSHAKE_RATE_LIMIT")]
+    pub handshake_rate_limit: Option<RateLimitArg>,
+    /// Most WebSockets open per user (0: no cap).
+    #[arg(long, env = "CHAT_MAX_SOCKETS_PER_USER", default_value_t = HttpConfig::default().max_sockets_per_user)]
+    pub max_sockets_per_user: usize,
+    /// Most WebSockets open per client address (0: no cap).
+    #[arg(long, env = "CHAT_MAX_SOCKETS_PER_ADDRESS", default_value_t = HttpConfig::default().max_sockets_per_address)]
+    pub max_sockets_per_address: usize,
     /// Most events buffered per room for slow subscribers: a room's ring starts at 1,024 events
     /// (or this, if smaller) and grows fourfold each time a subscriber lags, up to this; a
     /// subscriber further behind re-reads the store. 32 bytes per event of ring per room.
@@ -190,6 +215,23 @@ impl ServeArgs {
         if let Some(limit) = self.login_rate_limit {
             config.login_rate_limit = limit.0;
         }
+        if self.address_limits == "off" {
+            config.address_limits = AddressLimits::off();
+        }
+        let a = &mut config.address_limits;
+        for (arg, slot) in [
+            (self.signup_rate_limit, &mut a.signup),
+            (self.address_login_rate_limit, &mut a.login),
+            (self.room_rate_limit, &mut a.create_room),
+            (self.search_rate_limit, &mut a.search),
+            (self.handshake_rate_limit, &mut a.handshake),
+        ] {
+            if let Some(limit) = arg {
+                *slot = limit.0;
+            }
+        }
+        config.max_sockets_per_user = self.max_sockets_per_user;
+        config.max_sockets_per_address = self.max_sockets_per_address;
         config
     }
 
@@ -416,6 +458,43 @@ mod tests {
         assert_eq!(config.trusted_proxies, expected);
         assert!(serve_args(&["--trusted-proxy", "proxy.example"]).is_err());
         assert!(serve_args(&["--trusted-proxy", "10.0.0.0/33"]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn address_limits_and_socket_caps() -> Result<(), clap::Error> {
+        let defaults = serve_args(&[])?.http_config();
+        assert_eq!(defaults.address_limits, AddressLimits::default());
+        assert_eq!(
+            defaults.max_sockets_per_user,
+            HttpConfig::default().max_sockets_per_user
+        );
+        let config = serve_args(&[
+            "--address-limits",
+            "off",
+            "--search-rate-limit",
+            "5:1",
+            "--max-sockets-per-user",
+            "0",
+            "--max-sockets-per-address",
+            "9",
+        ])?
+        .http_config();
+        assert_eq!(
+            config.address_limits,
+            AddressLimits {
+                search: Some(RateLimit::new(5, 1.0)),
+                ..AddressLimits::off()
+            }
+        );
+        assert_eq!(
+            (config.max_sockets_per_user, config.max_sockets_per_address),
+            (0, 9)
+        );
+        let config = serve_args(&["--signup-rate-limit", "off"])?.http_config();
+        assert_eq!(config.address_limits.signup, None);
+        assert_eq!(config.address_limits.login, AddressLimits::default().login);
+        assert!(serve_args(&["--address-limits", "maybe"]).is_err());
         Ok(())
     }
 
