@@ -1026,6 +1026,62 @@ async fn graceful_shutdown_closes_sockets_with_1001(kind: Kind) {
     );
 }
 
+// ---------------------------------------------------------------- clean closes
+
+/// Reads until the server's close frame: its code, or what came instead (an error such as a
+/// reset, the end of the stream, a timeout).
+async fn close_code_of(ws: &mut Ws) -> Result<u16, String> {
+    loop {
+        match tokio::time::timeout(WAIT, ws.socket.next()).await {
+            Err(_) => return Err("timed out".into()),
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return Ok(u16::from(frame.code)),
+            Ok(Some(Ok(Message::Close(None)))) => return Err("a close frame without a code".into()),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => return Err(format!("error: {e}")),
+            Ok(None) => return Err("the stream ended".into()),
+        }
+    }
+}
+
+/// After the server's close frame: the client's reply goes out (tungstenite sends it on the
+/// next read) and the server ends the connection without a reset.
+async fn closing_handshake_ends_cleanly(ws: &mut Ws) {
+    match tokio::time::timeout(WAIT, ws.socket.next()).await {
+        Ok(None) => {}
+        Ok(Some(Ok(frame))) => panic!("a frame after the close frame: {frame:?}"),
+        Ok(Some(Err(e))) => panic!("the connection did not end cleanly: {e}"),
+        Err(_) => panic!("the server did not end the connection"),
+    }
+}
+
+/// A client that floods `send` frames without reading gets the 4029 close frame: the server
+/// reads (and drops) what is still coming after its close frame instead of resetting the
+/// connection with unread data.
+async fn a_flooding_client_receives_the_4029_close_frame(kind: Kind) {
+    let config = HttpConfig {
+        rate_limit: Some(chat_http::RateLimit::new(1, 0.001)),
+        abuse_threshold: 3,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (token, _) = s.signup("ann").await;
+    s.create_room(&token, "r").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    ws.join("r", None).await;
+    let flood = async {
+        for i in 0..10_000 {
+            let frame = json!({"type":"send","room":"r","body":"spam","client_id":format!("c{i}")});
+            ws.socket.feed(Message::text(frame.to_string())).await?;
+        }
+        ws.socket.flush().await
+    };
+    if let Err(e) = tokio::time::timeout(WAIT, flood).await.unwrap() {
+        panic!("the flood was cut off: {e}");
+    }
+    assert_eq!(close_code_of(&mut ws).await, Ok(close_code::RATE_ABUSE));
+    closing_handshake_ends_cleanly(&mut ws).await;
+}
+
 macro_rules! both_servers {
     ($($case:ident),* $(,)?) => {
         mod axum_server {
@@ -1060,4 +1116,5 @@ both_servers!(
     json_api_errors_and_csrf,
     ui_health_and_metrics,
     graceful_shutdown_closes_sockets_with_1001,
+    a_flooding_client_receives_the_4029_close_frame,
 );
