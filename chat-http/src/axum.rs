@@ -12,6 +12,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::response::Response;
 use axum::routing::{any, get};
 use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
 /// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). Merge it into an
@@ -96,7 +97,7 @@ async fn serve(chat: ChatHttp, user: chat_core::User, options: SocketOptions, so
     let (sink, stream) = socket.split();
     let sink =
         sink.with(|out: WsOut| futures::future::ready(Ok::<_, axum::Error>(to_message(out))));
-    let stream = stream.map(|item| item.map(from_message));
+    let stream = stream.map(|item| item.map(from_message).or_else(from_error));
     chat.serve_socket_with(user, options, Box::pin(sink), stream)
         .await;
 }
@@ -116,6 +117,19 @@ fn to_message(out: WsOut) -> Message {
             code,
             reason: reason.into(),
         })),
+    }
+}
+
+/// The read errors the engine answers with a close code of their own; any other error is a
+/// lost connection. axum's error wraps tungstenite's; the downcast finds it while axum and
+/// chat-http use the same tungstenite (one version in Cargo.lock; the axum server tests check
+/// the 1007 and 1009 closes).
+fn from_error(e: axum::Error) -> Result<WsIn, axum::Error> {
+    let source = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<WsError>());
+    match source {
+        Some(WsError::Capacity(_)) => Ok(WsIn::TooBig),
+        Some(WsError::Utf8(_)) => Ok(WsIn::InvalidUtf8),
+        _ => Err(e),
     }
 }
 

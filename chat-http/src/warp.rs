@@ -208,11 +208,7 @@ async fn serve<T>(
 {
     let (sink, stream) = socket.split();
     let sink = sink.with(|out: WsOut| futures::future::ready(Ok::<_, WsError>(to_message(out))));
-    let stream = stream.map(|item| match item {
-        Ok(message) => Ok(from_message(message)),
-        Err(WsError::Capacity(_)) => Ok(WsIn::TooBig),
-        Err(e) => Err(e),
-    });
+    let stream = stream.map(|item| item.map(from_message).or_else(from_error));
     chat.serve_socket_with(user, options, Box::pin(sink), stream)
         .await;
 }
@@ -231,6 +227,16 @@ fn to_message(out: WsOut) -> Message {
             code: CloseCode::from(code),
             reason: reason.into(),
         })),
+    }
+}
+
+/// The read errors the engine answers with a close code of their own; any other error is a
+/// lost connection.
+fn from_error(e: WsError) -> Result<WsIn, WsError> {
+    match e {
+        WsError::Capacity(_) => Ok(WsIn::TooBig),
+        WsError::Utf8(_) => Ok(WsIn::InvalidUtf8),
+        e => Err(e),
     }
 }
 

@@ -706,6 +706,21 @@ async fn sends_that_arrive_together_are_posted_together_and_answered_in_order() 
     assert_eq!(bodies, ["one", "two", "three", "four"]);
 }
 
+#[tokio::test]
+async fn transport_refusals_close_with_their_codes() {
+    let chat = chat(HttpConfig::default());
+    let ann = user(&chat, "ann").await;
+    for (refusal, code) in [
+        (WsIn::TooBig, close_code::TOO_BIG),
+        (WsIn::InvalidUtf8, close_code::INVALID_PAYLOAD),
+    ] {
+        let mut a = Client::connect(&chat, &ann).await;
+        a.raw(refusal);
+        assert_eq!(a.close_code().await, code);
+        tokio::time::timeout(WAIT, a.task).await.unwrap().unwrap();
+    }
+}
+
 /// A connection closed by an abuse limit, its client still sending: `send` frames queued
 /// after the ones that closed it.
 async fn abusive_client(chat: &ChatHttp, queued: usize) -> Client {

@@ -1082,6 +1082,40 @@ async fn a_flooding_client_receives_the_4029_close_frame(kind: Kind) {
     closing_handshake_ends_cleanly(&mut ws).await;
 }
 
+/// A text frame that is not UTF-8 closes the connection with 1007.
+async fn invalid_utf8_closes_with_1007(kind: Kind) {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let s = start(kind, HttpConfig::default()).await;
+    let (token, _) = s.signup("ann").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    let payload = Bytes::from_static(b"{\"type\":\"ping\",\"ref\":\"\xff\xfe\"}");
+    let frame = Frame::message(payload, OpCode::Data(Data::Text), true);
+    ws.socket.send(Message::Frame(frame)).await.unwrap();
+    assert_eq!(
+        close_code_of(&mut ws).await,
+        Ok(close_code::INVALID_PAYLOAD)
+    );
+    closing_handshake_ends_cleanly(&mut ws).await;
+}
+
+/// A message above the transport's limit gets the 1009 close frame (the server cannot read
+/// the rest of it, so the connection may then end with a reset).
+async fn an_oversized_message_receives_the_1009_close_frame(kind: Kind) {
+    let config = HttpConfig {
+        max_frame_bytes: 1024,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (token, _) = s.signup("ann").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    ws.socket
+        .send(Message::text("z".repeat(200 * 1024)))
+        .await
+        .unwrap();
+    assert_eq!(close_code_of(&mut ws).await, Ok(close_code::TOO_BIG));
+}
+
 macro_rules! both_servers {
     ($($case:ident),* $(,)?) => {
         mod axum_server {
@@ -1117,4 +1151,6 @@ both_servers!(
     ui_health_and_metrics,
     graceful_shutdown_closes_sockets_with_1001,
     a_flooding_client_receives_the_4029_close_frame,
+    invalid_utf8_closes_with_1007,
+    an_oversized_message_receives_the_1009_close_frame,
 );

@@ -61,6 +61,9 @@ pub enum WsIn {
     Close,
     /// A message above the transport's hard size limit: the connection is closed with 1009.
     TooBig,
+    /// A text frame (or a close frame's reason) that is not valid UTF-8: the connection is
+    /// closed with 1007.
+    InvalidUtf8,
 }
 
 /// What the engine asks a transport to send.
@@ -188,14 +191,13 @@ pub(crate) async fn run<Si, St, E>(
                         close.close(close_code::TOO_BIG, "frame too large", false);
                         break;
                     }
+                    Some(Ok(WsIn::InvalidUtf8)) => {
+                        close.close(close_code::INVALID_PAYLOAD, "invalid UTF-8", false);
+                        break;
+                    }
                     Some(Err(e)) => {
-                        let text = e.to_string();
-                        tracing::debug!(error = %text, "websocket read failed");
-                        if is_size_error(&text) {
-                            close.close(close_code::TOO_BIG, "frame too large", false);
-                        } else {
-                            close.close(close_code::NORMAL, "connection lost", false);
-                        }
+                        tracing::debug!(error = %e, "websocket read failed");
+                        close.close(close_code::NORMAL, "connection lost", false);
                         break;
                     }
                 }
@@ -211,12 +213,6 @@ pub(crate) async fn run<Si, St, E>(
     drop(stream);
     metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
     chat.connection_closed();
-}
-
-/// Whether a transport error reports a message above the size limit (tungstenite's wording).
-fn is_size_error(text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    t.contains("too long") || t.contains("too big") || t.contains("space limit")
 }
 
 /// Waits for the `writer` to write the close frame and end while reading and dropping what the
@@ -253,7 +249,7 @@ where
                     open = frames < DRAIN_FRAMES && bytes < DRAIN_BYTES;
                 }
                 // The client's close frame, or a frame the transport refused (it stops there).
-                Some(Ok(WsIn::Close | WsIn::TooBig)) | None => open = false,
+                Some(Ok(WsIn::Close | WsIn::TooBig | WsIn::InvalidUtf8)) | None => open = false,
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "websocket read failed while closing");
                     open = false;
