@@ -14,6 +14,7 @@ use axum::response::Response;
 use axum::routing::{any, get};
 use futures::{SinkExt, StreamExt};
 use std::net::SocketAddr;
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
 /// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). Merge it into an
@@ -112,7 +113,7 @@ async fn serve(chat: ChatHttp, accepted: Accepted, socket: WebSocket) {
     let (sink, stream) = socket.split();
     let sink =
         sink.with(|out: WsOut| futures::future::ready(Ok::<_, axum::Error>(to_message(out))));
-    let stream = stream.map(|item| item.map(from_message));
+    let stream = stream.map(|item| item.map(from_message).or_else(from_error));
     chat.serve_accepted(accepted, Box::pin(sink), stream).await;
 }
 
@@ -131,6 +132,19 @@ fn to_message(out: WsOut) -> Message {
             code,
             reason: reason.into(),
         })),
+    }
+}
+
+/// The read errors the engine answers with a close code of their own; any other error is a
+/// lost connection. axum's error wraps tungstenite's; the downcast finds it while axum and
+/// chat-http use the same tungstenite (one version in Cargo.lock; the axum server tests check
+/// the 1007 and 1009 closes).
+fn from_error(e: axum::Error) -> Result<WsIn, axum::Error> {
+    let source = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<WsError>());
+    match source {
+        Some(WsError::Capacity(_)) => Ok(WsIn::TooBig),
+        Some(WsError::Utf8(_)) => Ok(WsIn::InvalidUtf8),
+        _ => Err(e),
     }
 }
 

@@ -219,11 +219,7 @@ where
 {
     let (sink, stream) = socket.split();
     let sink = sink.with(|out: WsOut| futures::future::ready(Ok::<_, WsError>(to_message(out))));
-    let stream = stream.map(|item| match item {
-        Ok(message) => Ok(from_message(message)),
-        Err(WsError::Capacity(_)) => Ok(WsIn::TooBig),
-        Err(e) => Err(e),
-    });
+    let stream = stream.map(|item| item.map(from_message).or_else(from_error));
     chat.serve_accepted(accepted, Box::pin(sink), stream).await;
 }
 
@@ -241,6 +237,16 @@ fn to_message(out: WsOut) -> Message {
             code: CloseCode::from(code),
             reason: reason.into(),
         })),
+    }
+}
+
+/// The read errors the engine answers with a close code of their own; any other error is a
+/// lost connection.
+fn from_error(e: WsError) -> Result<WsIn, WsError> {
+    match e {
+        WsError::Capacity(_) => Ok(WsIn::TooBig),
+        WsError::Utf8(_) => Ok(WsIn::InvalidUtf8),
+        e => Err(e),
     }
 }
 

@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 use chat_core::{ChatService, Config, LocalBroker, User};
+use chat_http::protocol::engine::{DRAIN_FRAMES, DRAIN_LINGER};
 use chat_http::{ChatHttp, HttpConfig, RateLimit, WsIn, WsOut, close_code};
 use chat_store_memory::MemoryStore;
 use futures::StreamExt;
@@ -85,8 +86,16 @@ impl Client {
         }
     }
 
-    /// Reads until the close frame; returns its code.
+    /// Reads until the close frame and answers it, as WebSocket clients do; returns its code.
     async fn close_code(&mut self) -> u16 {
+        let code = self.close_code_unanswered().await;
+        // The server may have stopped reading already (then the send fails).
+        let _ = self.tx.unbounded_send(Ok(WsIn::Close));
+        code
+    }
+
+    /// Reads until the close frame, without answering it; returns its code.
+    async fn close_code_unanswered(&mut self) -> u16 {
         loop {
             match tokio::time::timeout(WAIT, self.rx.next()).await {
                 Ok(Some(WsOut::Close { code, .. })) => return code,
@@ -697,4 +706,92 @@ async fn sends_that_arrive_together_are_posted_together_and_answered_in_order() 
         .unwrap();
     let bodies: Vec<&str> = history.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["one", "two", "three", "four"]);
+}
+
+#[tokio::test]
+async fn transport_refusals_close_with_their_codes() {
+    let chat = chat(HttpConfig::default());
+    let ann = user(&chat, "ann").await;
+    for (refusal, code) in [
+        (WsIn::TooBig, close_code::TOO_BIG),
+        (WsIn::InvalidUtf8, close_code::INVALID_PAYLOAD),
+    ] {
+        let mut a = Client::connect(&chat, &ann).await;
+        a.raw(refusal);
+        assert_eq!(a.close_code().await, code);
+        tokio::time::timeout(WAIT, a.task).await.unwrap().unwrap();
+    }
+}
+
+/// A connection closed by an abuse limit, its client still sending: `send` frames queued
+/// after the ones that closed it.
+async fn abusive_client(chat: &ChatHttp, queued: usize) -> Client {
+    let ann = user(chat, "ann").await;
+    chat.service().create_room(&ann, "r", "").await.unwrap();
+    let mut a = Client::connect(chat, &ann).await;
+    a.join("r").await;
+    for i in 0..3 + queued {
+        a.send(json!({"type":"send","room":"r","body":"spam","client_id":format!("c{i}")}));
+    }
+    assert_eq!(a.close_code_unanswered().await, close_code::RATE_ABUSE);
+    a
+}
+
+fn abuse_config() -> HttpConfig {
+    HttpConfig {
+        rate_limit: Some(RateLimit::new(1, 0.001)),
+        abuse_threshold: 2,
+        ..HttpConfig::default()
+    }
+}
+
+/// After its close frame the server reads (and drops) what the client still sends, until the
+/// client's close frame: a socket closed with unread data would be reset, and the client
+/// would lose the close frame.
+#[tokio::test]
+async fn after_its_close_frame_the_server_reads_until_the_clients() {
+    let chat = chat(abuse_config());
+    let a = abusive_client(&chat, 1000).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !a.task.is_finished(),
+        "still waiting for the client's close"
+    );
+    assert_eq!(chat.open_connections(), 1);
+    a.raw(WsIn::Close);
+    tokio::time::timeout(Duration::from_secs(1), a.task)
+        .await
+        .expect("the client's close frame ends the connection")
+        .unwrap();
+    assert_eq!(chat.open_connections(), 0);
+}
+
+/// A client that never answers the close frame is dropped [`DRAIN_LINGER`] after the close
+/// frame was written.
+#[tokio::test]
+async fn a_client_that_does_not_answer_the_close_frame_is_dropped() {
+    let chat = chat(abuse_config());
+    let a = abusive_client(&chat, 10).await;
+    let closed = tokio::time::Instant::now();
+    tokio::time::timeout(DRAIN_LINGER + WAIT, a.task)
+        .await
+        .unwrap()
+        .unwrap();
+    let waited = closed.elapsed();
+    assert!(
+        waited >= DRAIN_LINGER - Duration::from_millis(200),
+        "{waited:?}"
+    );
+}
+
+/// A client that keeps sending after the close frame is dropped once the server has read
+/// [`DRAIN_FRAMES`] frames, without waiting for the linger period.
+#[tokio::test]
+async fn the_frames_read_after_the_close_frame_are_bounded() {
+    let chat = chat(abuse_config());
+    let a = abusive_client(&chat, DRAIN_FRAMES + 100).await;
+    tokio::time::timeout(DRAIN_LINGER / 2, a.task)
+        .await
+        .expect("dropped before the linger period ended")
+        .unwrap();
 }

@@ -1036,21 +1036,6 @@ async fn graceful_shutdown_closes_sockets_with_1001(kind: Kind) {
 // ---------------------------------------------------------------- hardening
 
 impl Ws {
-    /// Reads until the server's close frame; its code (`None` when the connection ended
-    /// without one).
-    async fn close_code(&mut self) -> Option<u16> {
-        loop {
-            match tokio::time::timeout(WAIT, self.socket.next())
-                .await
-                .unwrap()
-            {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => return None,
-            }
-        }
-    }
-
     /// Whether the socket still answers a ping frame of the protocol.
     async fn answers(&mut self) -> bool {
         self.send(json!({"type":"ping"})).await;
@@ -1076,7 +1061,7 @@ async fn sockets_close_when_their_session_ends(kind: Kind) {
     let mut also_one = s.ws(Auth::Bearer(&one)).await;
     let mut on_two = s.ws(Auth::Bearer(&two)).await;
     let mut on_three = s.ws(Auth::Bearer(&three)).await;
-    let ended = Some(close_code::SESSION_ENDED);
+    let ended = Ok(close_code::SESSION_ENDED);
 
     // Log out: both sockets of that session close within a second, the others stay.
     let started = std::time::Instant::now();
@@ -1084,8 +1069,8 @@ async fn sockets_close_when_their_session_ends(kind: Kind) {
         s.api("POST", "/api/logout", Some(&one), None).await.status,
         204
     );
-    assert_eq!(by_cookie.close_code().await, ended);
-    assert_eq!(also_one.close_code().await, ended);
+    assert_eq!(close_code_of(&mut by_cookie).await, ended);
+    assert_eq!(close_code_of(&mut also_one).await, ended);
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",
@@ -1099,7 +1084,7 @@ async fn sockets_close_when_their_session_ends(kind: Kind) {
         .api("POST", "/api/password", Some(&two), Some(change))
         .await;
     assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(on_three.close_code().await, ended);
+    assert_eq!(close_code_of(&mut on_three).await, ended);
     assert_eq!(
         s.api("GET", "/api/me", Some(&three), None).await.status,
         401
@@ -1117,8 +1102,8 @@ async fn sockets_close_when_their_session_ends(kind: Kind) {
     let r = s.api("POST", "/api/logout-all", Some(&two), None).await;
     assert_eq!(r.status, 204);
     assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
-    assert_eq!(on_two.close_code().await, ended);
-    assert_eq!(on_four.close_code().await, ended);
+    assert_eq!(close_code_of(&mut on_two).await, ended);
+    assert_eq!(close_code_of(&mut on_four).await, ended);
     for token in [&two, &four] {
         assert_eq!(s.api("GET", "/api/me", Some(token), None).await.status, 401);
     }
@@ -1133,7 +1118,7 @@ async fn sockets_close_when_their_session_expires(kind: Kind) {
     let (token, _) = s.signup("ann").await;
     let mut ws = s.ws(Auth::Bearer(&token)).await;
     let started = std::time::Instant::now();
-    assert_eq!(ws.close_code().await, Some(close_code::SESSION_ENDED));
+    assert_eq!(close_code_of(&mut ws).await, Ok(close_code::SESSION_ENDED));
     let lived = started.elapsed();
     assert!(
         lived < Duration::from_millis(2500),
@@ -1259,6 +1244,96 @@ async fn address_and_user_budgets(kind: Kind) {
     assert_eq!((r.status, r.code()), (429, json!("rate_limited")));
 }
 
+// ---------------------------------------------------------------- clean closes
+
+/// Reads until the server's close frame: its code, or what came instead (an error such as a
+/// reset, the end of the stream, a timeout).
+async fn close_code_of(ws: &mut Ws) -> Result<u16, String> {
+    loop {
+        match tokio::time::timeout(WAIT, ws.socket.next()).await {
+            Err(_) => return Err("timed out".into()),
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return Ok(u16::from(frame.code)),
+            Ok(Some(Ok(Message::Close(None)))) => return Err("a close frame without a code".into()),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => return Err(format!("error: {e}")),
+            Ok(None) => return Err("the stream ended".into()),
+        }
+    }
+}
+
+/// After the server's close frame: the client's reply goes out (tungstenite sends it on the
+/// next read) and the server ends the connection without a reset.
+async fn closing_handshake_ends_cleanly(ws: &mut Ws) {
+    match tokio::time::timeout(WAIT, ws.socket.next()).await {
+        Ok(None) => {}
+        Ok(Some(Ok(frame))) => panic!("a frame after the close frame: {frame:?}"),
+        Ok(Some(Err(e))) => panic!("the connection did not end cleanly: {e}"),
+        Err(_) => panic!("the server did not end the connection"),
+    }
+}
+
+/// A client that floods `send` frames without reading gets the 4029 close frame: the server
+/// reads (and drops) what is still coming after its close frame instead of resetting the
+/// connection with unread data.
+async fn a_flooding_client_receives_the_4029_close_frame(kind: Kind) {
+    let config = HttpConfig {
+        rate_limit: Some(chat_http::RateLimit::new(1, 0.001)),
+        abuse_threshold: 3,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (token, _) = s.signup("ann").await;
+    s.create_room(&token, "r").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    ws.join("r", None).await;
+    let flood = async {
+        for i in 0..10_000 {
+            let frame = json!({"type":"send","room":"r","body":"spam","client_id":format!("c{i}")});
+            ws.socket.feed(Message::text(frame.to_string())).await?;
+        }
+        ws.socket.flush().await
+    };
+    if let Err(e) = tokio::time::timeout(WAIT, flood).await.unwrap() {
+        panic!("the flood was cut off: {e}");
+    }
+    assert_eq!(close_code_of(&mut ws).await, Ok(close_code::RATE_ABUSE));
+    closing_handshake_ends_cleanly(&mut ws).await;
+}
+
+/// A text frame that is not UTF-8 closes the connection with 1007.
+async fn invalid_utf8_closes_with_1007(kind: Kind) {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let s = start(kind, HttpConfig::default()).await;
+    let (token, _) = s.signup("ann").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    let payload = Bytes::from_static(b"{\"type\":\"ping\",\"ref\":\"\xff\xfe\"}");
+    let frame = Frame::message(payload, OpCode::Data(Data::Text), true);
+    ws.socket.send(Message::Frame(frame)).await.unwrap();
+    assert_eq!(
+        close_code_of(&mut ws).await,
+        Ok(close_code::INVALID_PAYLOAD)
+    );
+    closing_handshake_ends_cleanly(&mut ws).await;
+}
+
+/// A message above the transport's limit gets the 1009 close frame (the server cannot read
+/// the rest of it, so the connection may then end with a reset).
+async fn an_oversized_message_receives_the_1009_close_frame(kind: Kind) {
+    let config = HttpConfig {
+        max_frame_bytes: 1024,
+        ..HttpConfig::default()
+    };
+    let s = start(kind, config).await;
+    let (token, _) = s.signup("ann").await;
+    let mut ws = s.ws(Auth::Bearer(&token)).await;
+    ws.socket
+        .send(Message::text("z".repeat(200 * 1024)))
+        .await
+        .unwrap();
+    assert_eq!(close_code_of(&mut ws).await, Ok(close_code::TOO_BIG));
+}
+
 macro_rules! both_servers {
     ($($case:ident),* $(,)?) => {
         mod axum_server {
@@ -1298,4 +1373,7 @@ both_servers!(
     json_bodies_only_and_no_foreign_signups,
     sockets_are_capped_per_user_and_address,
     address_and_user_budgets,
+    a_flooding_client_receives_the_4029_close_frame,
+    invalid_utf8_closes_with_1007,
+    an_oversized_message_receives_the_1009_close_frame,
 );

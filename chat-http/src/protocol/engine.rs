@@ -5,6 +5,12 @@
 //! frames, keepalive deadline, shutdown, session checks) and the [`writer`](super::writer),
 //! which reads the reader's bounded outbound queue and the joined rooms' feeds and writes them
 //! to the sink in batches.
+//!
+//! Once the connection closes, the reader keeps reading (and dropping) what the client still
+//! sends while the writer writes the close frame, until the client's close frame arrives or
+//! the stream ends (bounded in time, frames and bytes; see [`drain`]). Closing a socket with
+//! unread data makes the kernel reset the connection, and the client then loses the close
+//! frame.
 
 use super::connection::{Connection, GoneRooms};
 use super::feeds::Feeds;
@@ -22,8 +28,19 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long closing may take (queued frames, close frame, flush) before the socket is dropped.
+/// How long closing may take (queued frames, close frame, flush) before the socket is dropped;
+/// also the longest the reader drains the client's frames after the close signal.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// How long the reader keeps waiting for the client's close frame once the writer has written
+/// (and flushed) the server's.
+pub const DRAIN_LINGER: Duration = Duration::from_secs(2);
+
+/// Most frames the reader drops after the close signal before it stops reading.
+pub const DRAIN_FRAMES: usize = 65_536;
+
+/// Most payload bytes the reader drops after the close signal before it stops reading.
+pub const DRAIN_BYTES: usize = 8 << 20;
 
 /// Most text frames read off the socket and handled together (a run of `send` frames among
 /// them is posted with one store call).
@@ -44,6 +61,9 @@ pub enum WsIn {
     Close,
     /// A message above the transport's hard size limit: the connection is closed with 1009.
     TooBig,
+    /// A text frame (or a close frame's reason) that is not valid UTF-8: the connection is
+    /// closed with 1007.
+    InvalidUtf8,
 }
 
 /// What the engine asks a transport to send.
@@ -123,6 +143,8 @@ where
     };
     let session_check = tokio::time::sleep_until(next_check(Instant::now()));
     tokio::pin!(session_check);
+    // Whether the client may still send: not after its close frame or the stream's end.
+    let mut open = true;
     loop {
         tokio::select! {
             biased;
@@ -147,7 +169,10 @@ where
             item = stream.next() => {
                 idle.as_mut().reset(Instant::now() + idle_timeout);
                 match item {
-                    None => break,
+                    None => {
+                        open = false;
+                        break;
+                    }
                     // Boxed: the handler's state is large and only alive while a frame is handled, so
                     // idle connections do not carry it.
                     Some(Ok(WsIn::Text(text))) => {
@@ -176,6 +201,7 @@ where
                     )).await,
                     Some(Ok(WsIn::Ping(_) | WsIn::Pong(_))) => {}
                     Some(Ok(WsIn::Close)) => {
+                        open = false;
                         close.close(close_code::NORMAL, "closed by client", true);
                         break;
                     }
@@ -183,14 +209,13 @@ where
                         close.close(close_code::TOO_BIG, "frame too large", false);
                         break;
                     }
+                    Some(Ok(WsIn::InvalidUtf8)) => {
+                        close.close(close_code::INVALID_PAYLOAD, "invalid UTF-8", false);
+                        break;
+                    }
                     Some(Err(e)) => {
-                        let text = e.to_string();
-                        tracing::debug!(error = %text, "websocket read failed");
-                        if is_size_error(&text) {
-                            close.close(close_code::TOO_BIG, "frame too large", false);
-                        } else {
-                            close.close(close_code::NORMAL, "connection lost", false);
-                        }
+                        tracing::debug!(error = %e, "websocket read failed");
+                        close.close(close_code::NORMAL, "connection lost", false);
                         break;
                     }
                 }
@@ -200,9 +225,10 @@ where
     Box::pin(conn.finish()).await;
     drop(conn);
     close.close(close_code::NORMAL, "bye", true);
-    if let Err(e) = writer.await {
-        tracing::debug!(error = %e, "websocket writer task failed");
-    }
+    // Boxed: only closing connections pay for the drain's state.
+    Box::pin(drain(&mut stream, writer, open)).await;
+    // The writer task dropped the sink: without the stream, the socket closes.
+    drop(stream);
     drop((watch, slot));
     metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
     chat.connection_closed();
@@ -215,10 +241,58 @@ fn deadline_of(at: Timestamp, service: &ChatService) -> Instant {
     Instant::now() + left
 }
 
-/// Whether a transport error reports a message above the size limit (tungstenite's wording).
-fn is_size_error(text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    t.contains("too long") || t.contains("too big") || t.contains("space limit")
+/// Waits for the `writer` to write the close frame and end while reading and dropping what the
+/// client still sends (if it may still send: `open`), so the socket is not dropped with unread
+/// data. Reading stops at the client's close frame, the stream's end or an error, after
+/// [`DRAIN_FRAMES`] frames or [`DRAIN_BYTES`] bytes, [`DRAIN_LINGER`] after the writer ended,
+/// and at the latest [`CLOSE_GRACE`] after the start. The writer bounds its own closing by
+/// [`CLOSE_GRACE`].
+async fn drain<St, E>(stream: &mut St, mut writer: tokio::task::JoinHandle<()>, mut open: bool)
+where
+    St: Stream<Item = Result<WsIn, E>> + Unpin,
+    E: Display,
+{
+    let mut writer_done = false;
+    let deadline = tokio::time::sleep(CLOSE_GRACE);
+    tokio::pin!(deadline);
+    let (mut frames, mut bytes) = (0usize, 0usize);
+    while open {
+        tokio::select! {
+            biased;
+            ended = &mut writer, if !writer_done => {
+                writer_done = true;
+                writer_ended(ended);
+                let linger = Instant::now() + DRAIN_LINGER;
+                if linger < deadline.deadline() {
+                    deadline.as_mut().reset(linger);
+                }
+            }
+            () = &mut deadline => break,
+            item = stream.next() => match item {
+                Some(Ok(WsIn::Text(b) | WsIn::Binary(b) | WsIn::Ping(b) | WsIn::Pong(b))) => {
+                    frames += 1;
+                    bytes = bytes.saturating_add(b.len());
+                    open = frames < DRAIN_FRAMES && bytes < DRAIN_BYTES;
+                }
+                // The client's close frame, or a frame the transport refused (it stops there).
+                Some(Ok(WsIn::Close | WsIn::TooBig | WsIn::InvalidUtf8)) | None => open = false,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "websocket read failed while closing");
+                    open = false;
+                }
+            },
+        }
+    }
+    if !writer_done {
+        writer_ended(writer.await);
+    }
+}
+
+/// Logs a writer task that panicked.
+fn writer_ended(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        tracing::debug!(error = %e, "websocket writer task failed");
+    }
 }
 
 /// Idle connections keep their reader and writer futures alive: keep them small.

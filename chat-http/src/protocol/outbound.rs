@@ -23,6 +23,8 @@ pub mod close_code {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// A text frame (or a close frame's reason) that is not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// A message above the transport's hard size limit.
     pub const TOO_BIG: u16 = 1009;
     /// The server failed (for example a store error while streaming a room); resume with
