@@ -80,7 +80,8 @@ start_reference() {
     port="$(free_port 18700 18799)"
     rm -f "$WORK/$name.db"*
     "$BIN/axum-server" --database "sqlite:$WORK/$name.db" --log warn serve \
-        --bind "127.0.0.1:$port" --rate-limit off --login-rate-limit off \
+        --bind "127.0.0.1:$port" --rate-limit off --login-rate-limit off --address-limits off \
+        --max-sockets-per-user 0 --max-sockets-per-address 0 --max-connections 20000 \
         >"$WORK/$name.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")

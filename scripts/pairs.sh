@@ -69,7 +69,8 @@ run_one() {
     port="$(free_port 18800 18899)"
     rm -f "$WORK"/pair.db*
     "$server" --database "sqlite:$WORK/pair.db" --log warn serve \
-        --bind "127.0.0.1:$port" --rate-limit off --login-rate-limit off \
+        --bind "127.0.0.1:$port" --rate-limit off --login-rate-limit off --address-limits off \
+        --max-sockets-per-user 0 --max-sockets-per-address 0 --max-connections 20000 \
         >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 200); do

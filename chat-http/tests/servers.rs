@@ -358,6 +358,28 @@ impl Ws {
         self.next_of("joined").await
     }
 
+    /// Sends to a room this socket has joined and waits for both the ack and the message
+    /// frame, which may come in either order; returns the message.
+    async fn post_joined(&mut self, room: &str, body: &str, client_id: &str) -> Value {
+        self.send(json!({"type":"send","room":room,"body":body,"client_id":client_id}))
+            .await;
+        let (mut ack, mut message) = (None, None);
+        while ack.is_none() || message.is_none() {
+            let f = self.next().await;
+            assert_ne!(f["type"], "error", "while waiting for {client_id}: {f}");
+            if f["client_id"] == client_id {
+                match f["type"].as_str() {
+                    Some("ack") => ack = Some(f),
+                    Some("message") => message = Some(f),
+                    _ => {}
+                }
+            }
+        }
+        let (ack, message) = (ack.unwrap(), message.unwrap());
+        assert_eq!(ack["seq"], message["seq"]);
+        message
+    }
+
     /// Sends and waits for the ack; returns its seq.
     async fn post(&mut self, room: &str, body: &str, client_id: &str) -> i64 {
         self.send(json!({"type":"send","room":room,"body":body,"client_id":client_id}))
@@ -397,8 +419,8 @@ async fn fan_out_and_room_isolation(kind: Kind) {
     assert_eq!(joined["members"], json!(["ann", "bob"]));
     assert_eq!(joined["online"], json!(["ann", "bob"]));
 
-    let seq = ann.post("lobby", "hi bob", "a-1").await;
-    assert_eq!(seq, 1);
+    let own = ann.post_joined("lobby", "hi bob", "a-1").await;
+    assert_eq!(own["seq"], 1);
     let m = bob.next_of("message").await;
     assert_eq!(
         (
@@ -409,12 +431,8 @@ async fn fan_out_and_room_isolation(kind: Kind) {
         ),
         (json!("lobby"), json!("hi bob"), json!("ann"), json!(1))
     );
-    let own = ann.next_of("message").await;
-    assert_eq!(own["client_id"], "a-1");
-
-    let seq = ann.post("quiet", "only me", "a-2").await;
-    assert_eq!(seq, 1);
-    assert_eq!(ann.next_of("message").await["body"], "only me");
+    let own = ann.post_joined("quiet", "only me", "a-2").await;
+    assert_eq!((own["seq"].clone(), own["body"].clone()), (json!(1), json!("only me")));
     bob.send(json!({"type":"ping"})).await;
     let f = bob.next().await;
     assert_eq!(f["type"], "pong", "bob is not in quiet: {f}");
