@@ -68,9 +68,11 @@ run_one() {
     local label="$1" server="$2" port out
     port="$(free_port 18800 18899)"
     rm -f "$WORK"/pair.db*
-    "$server" --database "sqlite:$WORK/pair.db" --log warn serve \
-        --bind "127.0.0.1:$port" --rate-limit off --login-rate-limit off --address-limits off \
-        --max-sockets-per-user 0 --max-sockets-per-address 0 --max-connections 20000 \
+    # The limits newer builds add go by environment, which older builds ignore.
+    CHAT_ADDRESS_LIMITS=off CHAT_MAX_SOCKETS_PER_USER=0 CHAT_MAX_SOCKETS_PER_ADDRESS=0 \
+        CHAT_MAX_CONNECTIONS=20000 \
+        "$server" --database "sqlite:$WORK/pair.db" --log warn serve \
+        --bind "127.0.0.1:$port" --rate-limit off --login-rate-limit off \
         >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 200); do
