@@ -255,17 +255,29 @@ impl ChatHttp {
     /// at `max_body_bytes`).
     pub async fn handle(&self, request: http::Request<Bytes>) -> http::Response<Bytes> {
         let started = Instant::now();
-        let response = crate::dispatch::dispatch(self, request).await;
+        let response = self.finish(crate::dispatch::dispatch(self, request).await);
         self.inner
             .metrics
             .record_request(response.status().as_u16(), started.elapsed());
         response
     }
 
+    /// Adds what every response carries: HSTS when the server is on HTTPS (secure cookies),
+    /// so browsers keep to HTTPS for a year.
+    fn finish(&self, mut response: http::Response<Bytes>) -> http::Response<Bytes> {
+        if self.inner.config.secure_cookies {
+            response.headers_mut().insert(
+                http::header::STRICT_TRANSPORT_SECURITY,
+                http::HeaderValue::from_static("max-age=31536000"),
+            );
+        }
+        response
+    }
+
     /// The JSON error response for a request an adapter refused itself (for example a body
     /// above the limit), counted in the metrics like any other.
     pub fn error_response(&self, error: &ApiError) -> http::Response<Bytes> {
-        let response = crate::dispatch::error_response(error);
+        let response = self.finish(crate::dispatch::error_response(error));
         self.inner
             .metrics
             .record_request(response.status().as_u16(), std::time::Duration::ZERO);

@@ -68,7 +68,8 @@ pub struct HttpConfig {
     /// Origins (`scheme://host[:port]`) allowed to open WebSockets and to send cookie-authenticated
     /// state-changing requests. Empty: only the server's own origin (the `Host` header).
     pub allowed_origins: Vec<String>,
-    /// Marks the session cookie `Secure` (serve over HTTPS).
+    /// Marks the session cookie `Secure` and sends `Strict-Transport-Security` on every
+    /// response (serve over HTTPS).
     pub secure_cookies: bool,
     /// Reverse proxies (addresses or networks) whose `Forwarded` / `X-Forwarded-For` headers
     /// name the client. Empty: the TCP peer is the client and those headers are ignored.

@@ -20,18 +20,10 @@ pub(crate) async fn dispatch(chat: &ChatHttp, request: Request<Bytes>) -> Respon
         body: &body,
         peer: parts.extensions.get::<PeerAddr>().copied(),
     };
-    let mut response = match route(&ctx, parts.uri.path()).await {
+    match route(&ctx, parts.uri.path()).await {
         Ok(response) => response,
         Err(e) => error_response(&e),
-    };
-    if chat.config().secure_cookies {
-        // Served over HTTPS: browsers keep to it for a year.
-        response.headers_mut().insert(
-            http::header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        );
     }
-    response
 }
 
 async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
