@@ -4,7 +4,7 @@
 //! seqs re-read the store (see [`RoomFeed`](crate::RoomFeed)), so a lost event never loses a
 //! message.
 
-use crate::{Message, MessageId, RoomId, Seq, UserId};
+use crate::{Ending, Message, MessageId, RoomId, Seq, UserId};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -61,6 +61,14 @@ pub enum RoomEvent {
         user: UserId,
         /// Their username.
         username: String,
+    },
+    /// Sessions of a user ended (log out, password change, deactivation). Published on
+    /// [`RoomId::ACCOUNTS`], never to a room: every node closes the sockets opened with them.
+    SessionsEnded {
+        /// The user.
+        user: UserId,
+        /// Which of their sessions.
+        ending: Ending,
     },
     /// A user came online in the room (first connection) or went offline (last one closed).
     PresenceChanged {

@@ -33,6 +33,14 @@ id_type!(
     MessageId
 );
 
+impl RoomId {
+    /// Not a room: the broker channel of account events ([`RoomEvent::SessionsEnded`]), which
+    /// every node of a deployment listens to. Stores number rooms from 1.
+    ///
+    /// [`RoomEvent::SessionsEnded`]: crate::RoomEvent::SessionsEnded
+    pub const ACCOUNTS: RoomId = RoomId(0);
+}
+
 /// Position of a message inside its room: 1 for the first message, then 2, 3, ... with no gaps.
 ///
 /// Assigned by the store when the message commits; it is the cursor for history pages and for

@@ -7,6 +7,7 @@
 //! deadline.
 
 use crate::{TokenHash, UserId};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,14 +37,15 @@ impl fmt::Debug for LiveSessions {
 }
 
 /// Which of a user's live sessions to end.
-#[derive(Debug, Clone, Copy)]
-pub enum Ending<'a> {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
     /// Every one.
     All,
     /// Those opened with this session.
-    Only(&'a TokenHash),
+    Only(TokenHash),
     /// All but those opened with this session.
-    AllBut(&'a TokenHash),
+    AllBut(TokenHash),
 }
 
 impl LiveSessions {
@@ -75,7 +77,7 @@ impl LiveSessions {
 
     /// Ends the chosen live sessions of `user`: their callbacks run (on this thread) and they
     /// are unregistered. Returns how many ended.
-    pub fn end(&self, user: UserId, which: Ending<'_>) -> usize {
+    pub fn end(&self, user: UserId, which: &Ending) -> usize {
         let ended: Vec<Entry> = {
             let mut users = self.lock();
             let Some(entries) = users.get_mut(&user) else {
@@ -174,10 +176,14 @@ mod tests {
         let _g2 = live.watch(UserId(1), Some(b.clone()), on_end());
         let _g3 = live.watch(UserId(1), None, on_end());
         let _g4 = live.watch(UserId(2), Some(a.clone()), on_end());
-        assert_eq!(live.end(UserId(1), Ending::Only(&a)), 1);
-        assert_eq!(live.end(UserId(1), Ending::Only(&a)), 0, "once only");
-        assert_eq!(live.end(UserId(1), Ending::AllBut(&b)), 0);
-        assert_eq!(live.end(UserId(1), Ending::All), 2);
+        assert_eq!(live.end(UserId(1), &Ending::Only(a.clone())), 1);
+        assert_eq!(
+            live.end(UserId(1), &Ending::Only(a.clone())),
+            0,
+            "once only"
+        );
+        assert_eq!(live.end(UserId(1), &Ending::AllBut(b.clone())), 0);
+        assert_eq!(live.end(UserId(1), &Ending::All), 2);
         assert_eq!(ended.load(Ordering::SeqCst), 3);
         assert_eq!(live.len(), 1, "the other user's session lives on");
     }
@@ -190,7 +196,7 @@ mod tests {
         assert_eq!(live.len(), 1);
         drop(guard);
         assert!(live.is_empty());
-        assert_eq!(live.end(UserId(1), Ending::All), 0);
+        assert_eq!(live.end(UserId(1), &Ending::All), 0);
         assert_eq!(ended.load(Ordering::SeqCst), 0);
     }
 }

@@ -4,6 +4,7 @@
 use crate::{ChatError, Timestamp, UserId};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -43,7 +44,8 @@ impl fmt::Debug for SessionToken {
 }
 
 /// SHA-256 of a session token, lower-case hex: what stores keep.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct TokenHash(pub String);
 
 /// A stored session.

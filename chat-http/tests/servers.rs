@@ -432,7 +432,10 @@ async fn fan_out_and_room_isolation(kind: Kind) {
         (json!("lobby"), json!("hi bob"), json!("ann"), json!(1))
     );
     let own = ann.post_joined("quiet", "only me", "a-2").await;
-    assert_eq!((own["seq"].clone(), own["body"].clone()), (json!(1), json!("only me")));
+    assert_eq!(
+        (own["seq"].clone(), own["body"].clone()),
+        (json!(1), json!("only me"))
+    );
     bob.send(json!({"type":"ping"})).await;
     let f = bob.next().await;
     assert_eq!(f["type"], "pong", "bob is not in quiet: {f}");

@@ -314,6 +314,48 @@ async fn messages_posted_while_the_listener_is_down_are_recovered() {
     db.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_ended_on_one_node_close_sockets_on_the_other() {
+    let Some(db) = TestDb::new("sessions_ended_on_one_node_close_sockets_on_the_other").await
+    else {
+        return;
+    };
+    let (a, b) = two_nodes(&db).await;
+    let (ann, token) = b.service.signup("ann", "password123").await.unwrap();
+    let (_, other) = b.service.login("ann", "password123").await.unwrap();
+    let (tx, ended) = tokio::sync::oneshot::channel();
+    let _socket = a
+        .service
+        .watch_session(ann.id, Some(token.hash()), move || {
+            let _ = tx.send(Instant::now());
+        });
+    let (other_tx, mut other_ended) = tokio::sync::oneshot::channel::<()>();
+    let _other_socket = a
+        .service
+        .watch_session(ann.id, Some(other.hash()), move || {
+            let _ = other_tx.send(());
+        });
+    // Node A's listener subscribes as its first socket registers.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    b.service.logout(&token).await.unwrap();
+    let at = tokio::time::timeout(WAIT, ended).await.unwrap().unwrap();
+    let took = at.duration_since(started);
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(
+        other_ended.try_recv().is_err(),
+        "the other session lives on"
+    );
+    b.service.logout_everywhere(&ann).await.unwrap();
+    tokio::time::timeout(WAIT, other_ended)
+        .await
+        .unwrap()
+        .unwrap();
+    a.stop().await;
+    b.stop().await;
+    db.finish().await;
+}
+
 #[tokio::test]
 async fn shutdown_closes_the_broker() {
     let Some(db) = TestDb::new("shutdown_closes_the_broker").await else {

@@ -66,7 +66,7 @@ impl ChatService {
         let owner = self.store().session_user(&hash, self.clock().now()).await?;
         self.store().delete_session(&hash).await?;
         if let Some((session, _)) = owner {
-            self.end_live_session(session.user_id, &hash);
+            self.end_live_session(session.user_id, hash).await;
         }
         Ok(())
     }

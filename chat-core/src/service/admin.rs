@@ -61,7 +61,7 @@ impl ChatService {
         }
         let user = self.store().set_user_active(id, active).await?;
         if !active {
-            self.end_live_sessions(id);
+            self.end_live_sessions(id).await;
         }
         Ok(user)
     }

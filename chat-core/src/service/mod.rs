@@ -39,6 +39,8 @@ struct Inner {
     presence: PresenceTracker,
     /// Sockets to close when their session ends.
     live_sessions: Arc<LiveSessions>,
+    /// Whether this node listens to account events from other nodes yet.
+    accounts_listening: std::sync::Once,
     /// A hash verified when a login names an unknown user, so both paths cost the same.
     dummy_hash: OnceCell<String>,
     /// The store publishes posts itself, in commit order (see [`PostListener`]).
@@ -79,6 +81,7 @@ impl ChatService {
                 clock,
                 presence: PresenceTracker::default(),
                 live_sessions: Arc::default(),
+                accounts_listening: std::sync::Once::new(),
                 dummy_hash: OnceCell::new(),
                 store_publishes_posts,
             }),

@@ -1,13 +1,19 @@
 //! Sessions beyond log in and log out: the session behind a token, watching it from a socket,
-//! log out everywhere and password change. Ending a session reaches this node's sockets at once
-//! through [`LiveSessions`](crate::LiveSessions); other nodes' sockets notice at their next
-//! session check.
+//! log out everywhere and password change.
+//!
+//! Ending a session reaches this node's sockets at once through
+//! [`LiveSessions`](crate::LiveSessions), and other nodes' through a
+//! [`RoomEvent::SessionsEnded`] on the broker's [`RoomId::ACCOUNTS`] channel, which each node
+//! starts listening to with its first watched session. An event lost on the way (a broker
+//! reconnecting) is caught by the sockets' periodic session check.
 
 use super::ChatService;
+use crate::broker::{Broker, Delivery};
 use crate::{
-    ChatError, ChatResult, Ending, Session, SessionGuard, SessionToken, TokenHash, User, UserId,
-    password, validation,
+    ChatError, ChatResult, Ending, LiveSessions, RoomEvent, RoomId, Session, SessionGuard,
+    SessionToken, TokenHash, User, UserId, password, validation,
 };
+use std::sync::{Arc, Weak};
 
 impl ChatService {
     /// The valid session of `token` and its active user, or [`ChatError::Unauthenticated`].
@@ -38,13 +44,35 @@ impl ChatService {
         token: Option<TokenHash>,
         on_end: impl FnOnce() + Send + Sync + 'static,
     ) -> SessionGuard {
+        self.inner
+            .accounts_listening
+            .call_once(|| self.listen_to_accounts());
         self.inner.live_sessions.watch(user, token, on_end)
+    }
+
+    /// Starts the task that ends this node's live sessions on other nodes' account events
+    /// (outside a tokio runtime there is nothing to start: no socket can be open).
+    fn listen_to_accounts(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let broker = Arc::clone(self.broker());
+        let live = Arc::downgrade(&self.inner.live_sessions);
+        runtime.spawn(listen_to_accounts(broker, live));
+    }
+
+    /// Ends the chosen sessions' sockets on this node at once, and on the others through the
+    /// broker.
+    async fn end_sessions(&self, user: UserId, ending: Ending) {
+        self.inner.live_sessions.end(user, &ending);
+        self.publish(RoomId::ACCOUNTS, RoomEvent::SessionsEnded { user, ending })
+            .await;
     }
 
     /// Ends every session of `user` (on every device). Returns how many there were.
     pub async fn logout_everywhere(&self, user: &User) -> ChatResult<u64> {
         let n = self.store().delete_user_sessions(user.id).await?;
-        self.inner.live_sessions.end(user.id, Ending::All);
+        self.end_sessions(user.id, Ending::All).await;
         Ok(n)
     }
 
@@ -77,21 +105,44 @@ impl ChatService {
         self.store()
             .set_password(user.id, hash, keep.clone())
             .await?;
-        let which = match &keep {
-            Some(token) => Ending::AllBut(token),
-            None => Ending::All,
-        };
-        self.inner.live_sessions.end(user.id, which);
+        let ending = keep.map_or(Ending::All, Ending::AllBut);
+        self.end_sessions(user.id, ending).await;
         Ok(())
     }
 
-    /// Ends this node's live sessions of a user who was deactivated.
-    pub(crate) fn end_live_sessions(&self, user: UserId) {
-        self.inner.live_sessions.end(user, Ending::All);
+    /// Ends the live sessions of a user who was deactivated.
+    pub(crate) async fn end_live_sessions(&self, user: UserId) {
+        self.end_sessions(user, Ending::All).await;
     }
 
-    /// Ends this node's live sessions opened with `token`.
-    pub(crate) fn end_live_session(&self, user: UserId, token: &TokenHash) {
-        self.inner.live_sessions.end(user, Ending::Only(token));
+    /// Ends the live sessions opened with `token`.
+    pub(crate) async fn end_live_session(&self, user: UserId, token: TokenHash) {
+        self.end_sessions(user, Ending::Only(token)).await;
+    }
+}
+
+/// Ends live sessions as account events arrive, until the service is gone or the broker
+/// closes. This node's own events arrive too and find their sessions ended already.
+async fn listen_to_accounts(broker: Arc<dyn Broker>, live: Weak<LiveSessions>) {
+    let mut events = match broker.subscribe(RoomId::ACCOUNTS).await {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen to account events; sessions ended on other nodes close at the sockets' next session check");
+            return;
+        }
+    };
+    loop {
+        match events.recv().await {
+            Delivery::Event(envelope) => {
+                let Some(live) = live.upgrade() else { return };
+                if let RoomEvent::SessionsEnded { user, ending } = &envelope.event {
+                    live.end(*user, ending);
+                }
+            }
+            Delivery::Lagged { .. } | Delivery::Resumed => {
+                tracing::warn!("account events were lost; the sockets' session checks cover them");
+            }
+            Delivery::Closed => return,
+        }
     }
 }

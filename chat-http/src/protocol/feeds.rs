@@ -159,8 +159,11 @@ async fn next_out(state: Option<FeedState>) -> Option<(FeedOut, Option<FeedState
     loop {
         match state.feed.next().await {
             Ok(Some(FeedItem::Event(env))) => {
-                if matches!(&env.event, RoomEvent::Typing { user, .. } if *user == state.me) {
-                    continue;
+                match &env.event {
+                    RoomEvent::Typing { user, .. } if *user == state.me => continue,
+                    // Account events travel on their own channel, never in a room.
+                    RoomEvent::SessionsEnded { .. } => continue,
+                    _ => {}
                 }
                 let room_id = env.room;
                 let frame = env.encoded(|e| {

@@ -324,6 +324,8 @@ pub fn encode_event(room: &str, env: &Envelope, online: impl FnOnce() -> Vec<Str
             user: username,
             status: if *is_online { "online" } else { "offline" },
         },
+        // Never published to a room (the feeds skip it); no client frame exists for it.
+        RoomEvent::SessionsEnded { .. } => return Bytes::new(),
     };
     encode(&frame)
 }

@@ -90,6 +90,8 @@ pub struct GlobalArgs {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of `Serve` does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the chat over HTTP (the default).
     Serve(ServeArgs),
