@@ -6,7 +6,7 @@ use crate::ChatHttp;
 use crate::api::{self, Ctx};
 use crate::error::ApiError;
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
 /// Routes a request to its handler.
@@ -86,6 +86,10 @@ pub(crate) fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) 
     }
 }
 
+/// Seconds a client is asked to wait (`Retry-After`) after a 503 `busy`: about how long the
+/// password hashing pool takes to drain its queue.
+const BUSY_RETRY_AFTER_SECS: &str = "1";
+
 /// The JSON response of an error: `{"error":{"code":...,"message":...}}`.
 pub(crate) fn error_response(error: &ApiError) -> Response<Bytes> {
     let mut response = text_response(error.status, "application/json", error.body());
@@ -94,6 +98,11 @@ pub(crate) fn error_response(error: &ApiError) -> Response<Bytes> {
             http::header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer"),
         );
+    }
+    if error.status == StatusCode::SERVICE_UNAVAILABLE && error.code == "busy" {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static(BUSY_RETRY_AFTER_SECS));
     }
     response
 }

@@ -110,6 +110,7 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         ChatError::Forbidden(_) | ChatError::NotMember => StatusCode::FORBIDDEN,
         ChatError::NotFound(_) => StatusCode::NOT_FOUND,
         ChatError::Conflict(_) => StatusCode::CONFLICT,
+        ChatError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         ChatError::Store(_) | ChatError::Broker(_) | ChatError::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -157,6 +158,7 @@ mod tests {
             (ChatError::NotFound(Entity::Room), 404, "unknown_room"),
             (ChatError::NotFound(Entity::Message), 404, "not_found"),
             (ChatError::Conflict(Conflict::Username), 409, "conflict"),
+            (ChatError::Busy, 503, "busy"),
             (ChatError::Internal("secret".into()), 500, "internal"),
         ];
         for (e, status, code) in cases {
