@@ -18,7 +18,7 @@ pub use publish_posts::MAX_RUN;
 use publish_posts::PublishPosts;
 
 use crate::broker::Broker;
-use crate::{Clock, Config, PresenceTracker, Store, SystemClock};
+use crate::{Clock, Config, HashPool, PresenceTracker, Store, SystemClock};
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -35,6 +35,8 @@ struct Inner {
     config: Config,
     clock: Arc<dyn Clock>,
     presence: PresenceTracker,
+    /// Every password hash and verification runs here, bounded by `config.hashing`.
+    hashing: HashPool,
     /// A hash verified when a login names an unknown user, so both paths cost the same.
     dummy_hash: OnceCell<String>,
     /// The store publishes posts itself, in commit order (see [`PostListener`]).
@@ -67,10 +69,12 @@ impl ChatService {
         let store_publishes_posts = broker
             .in_process()
             .is_some_and(|local| store.announce_posts(Arc::new(PublishPosts(local))));
+        let hashing = HashPool::new(config.hashing, config.hash_cost);
         ChatService {
             inner: Arc::new(Inner {
                 store,
                 broker,
+                hashing,
                 config,
                 clock,
                 presence: PresenceTracker::default(),
@@ -93,6 +97,11 @@ impl ChatService {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The password hashing pool (for its load: [`HashPool::in_flight`]).
+    pub fn hash_pool(&self) -> &HashPool {
+        &self.inner.hashing
     }
 
     /// The clock.
