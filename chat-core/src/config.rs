@@ -1,5 +1,5 @@
 //! Every tunable of the domain in one place: size limits, page sizes, session lifetime,
-//! password hashing cost and broker buffers.
+//! password hashing cost and bounds, and broker buffers.
 
 use std::time::Duration;
 
@@ -82,6 +82,41 @@ impl Default for HashCost {
     }
 }
 
+/// How much password hashing may run at once (see [`HashPool`](crate::password::HashPool)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingConfig {
+    /// Dedicated hashing threads (at least 1). Each holds one work buffer of
+    /// [`HashCost::memory_kib`] while it has work, so this bounds hashing memory.
+    pub threads: usize,
+    /// Hashes that may wait for a thread. Past `threads + queue` in flight, new ones fail at
+    /// once with [`ChatError::Busy`](crate::ChatError::Busy). An accepted hash waits for
+    /// about `queue / threads` hash times at most.
+    pub queue: usize,
+    /// How long a thread keeps its work buffer without work before giving it back.
+    pub release_after: Duration,
+}
+
+impl HashingConfig {
+    /// `threads` threads, a queue of four hashes per thread, and work buffers given back after
+    /// a second without work.
+    pub fn with_threads(threads: usize) -> HashingConfig {
+        let threads = threads.max(1);
+        HashingConfig {
+            threads,
+            queue: threads.saturating_mul(4),
+            release_after: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Default for HashingConfig {
+    /// [`HashingConfig::with_threads`] one thread per core (as
+    /// [`std::thread::available_parallelism`] reports).
+    fn default() -> Self {
+        HashingConfig::with_threads(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+}
+
 /// Configuration of a [`ChatService`](crate::ChatService).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -91,6 +126,8 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Password hashing cost.
     pub hash_cost: HashCost,
+    /// How much password hashing may run at once.
+    pub hashing: HashingConfig,
     /// Events buffered per room subscriber before it is told it lagged.
     pub subscriber_buffer: usize,
 }
@@ -101,6 +138,7 @@ impl Default for Config {
             limits: Limits::default(),
             session_ttl: Duration::from_secs(14 * 24 * 3600),
             hash_cost: HashCost::default(),
+            hashing: HashingConfig::default(),
             subscriber_buffer: 1024,
         }
     }

@@ -196,6 +196,9 @@ pub enum ChatError {
     /// The broker failed.
     #[error(transparent)]
     Broker(#[from] BrokerError),
+    /// A bounded resource (password hashing) is at capacity; retry shortly.
+    #[error("the server is busy; try again shortly")]
+    Busy,
     /// An internal task failed (for example the password hashing thread).
     #[error("internal error: {0}")]
     Internal(String),
@@ -221,6 +224,7 @@ impl ChatError {
             ChatError::NotFound(Entity::Room) => "unknown_room",
             ChatError::NotFound(_) => "not_found",
             ChatError::Conflict(_) => "conflict",
+            ChatError::Busy => "busy",
             ChatError::Store(_) | ChatError::Broker(_) | ChatError::Internal(_) => "internal",
         }
     }

@@ -5,8 +5,9 @@
 //! - Domain: [`User`], [`ChatRoom`], [`Message`] with newtype ids ([`ids`]) and the per-room,
 //!   gap-free [`Seq`].
 //! - [`validation`] with typed errors ([`error`]) and every limit in one [`Config`].
-//! - Accounts: argon2id hashing off the reactor ([`password`]), random session tokens stored
-//!   only as hashes ([`session`]), and the [`live_sessions`] to close when a session ends.
+//! - Accounts: argon2id hashing on a bounded pool of threads ([`password`]), random session
+//!   tokens stored only as hashes ([`session`]), and the [`live_sessions`] to close when a
+//!   session ends.
 //! - [`store`]: the storage traits every backend implements, split by concern.
 //! - [`broker`]: the [`Broker`] trait and the in-process [`LocalBroker`] with lag reporting.
 //! - [`feed`]: [`RoomFeed`], a subscriber's ordered, exactly-once view of a room that re-reads
@@ -40,7 +41,7 @@ pub mod testing;
 
 pub use broker::{Broker, Delivery, LocalBroker, Subscription};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, HashCost, Limits};
+pub use config::{Config, HashCost, HashingConfig, Limits};
 pub use error::{
     BrokerError, ChatError, ChatResult, Conflict, Entity, StoreError, StoreResult, ValidationError,
 };
@@ -49,6 +50,7 @@ pub use feed::{FeedItem, RoomFeed};
 pub use ids::{MessageId, RoomId, Seq, UserId};
 pub use live_sessions::{Ending, LiveSessions, SessionGuard};
 pub use message::{HistoryPage, Message, NewMessage, Posted, SearchQuery};
+pub use password::HashPool;
 pub use presence::PresenceTracker;
 pub use room::{ChatRoom, Member, NewRoom, RoomQuery};
 pub use service::{ChatService, HistorySlice, PostRequest, PresenceGuard};

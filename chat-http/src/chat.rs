@@ -116,13 +116,15 @@ impl ChatHttp {
         .map(ClientKey::of)
     }
 
-    /// Counts a refusal by a rate limit and returns the 429 to answer with.
-    pub(crate) fn rate_limited(&self) -> ApiError {
+    /// Counts a refusal by a rate limit and returns the 429 to answer with, telling the client
+    /// to retry after `wait` (rounded up to whole seconds).
+    pub(crate) fn rate_limited(&self, wait: std::time::Duration) -> ApiError {
         self.inner
             .metrics
             .rate_limited
             .fetch_add(1, Ordering::Relaxed);
-        ApiError::rate_limited()
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError::rate_limited().retry_after(seconds.max(1))
     }
 
     pub(crate) fn shutdown_token(&self) -> CancellationToken {
@@ -185,10 +187,12 @@ impl ChatHttp {
         }
         crate::auth::check_origin(headers, &self.inner.config)?;
         let client = self.client_key(headers, peer);
-        if let Some(key) = client
-            && !self.inner.limits.handshakes.try_acquire(key)
-        {
-            return Err(self.rate_limited());
+        if let Some(key) = client {
+            self.inner
+                .limits
+                .handshakes
+                .acquire(key)
+                .map_err(|wait| self.rate_limited(wait))?;
         }
         let (token, _) =
             crate::auth::session_token(headers).ok_or_else(ApiError::unauthenticated)?;

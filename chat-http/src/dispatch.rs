@@ -6,7 +6,7 @@ use crate::api::{self, Ctx};
 use crate::error::ApiError;
 use crate::{ChatHttp, PeerAddr};
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
 /// Routes a request to its handler.
@@ -95,6 +95,11 @@ pub(crate) fn error_response(error: &ApiError) -> Response<Bytes> {
             http::header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer"),
         );
+    }
+    if let Some(seconds) = error.retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

@@ -16,6 +16,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
+    /// Seconds after which a retry may succeed, sent as `Retry-After` (429, 503 `busy`).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -36,6 +38,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The same error, telling the client to retry after `seconds`.
+    pub fn retry_after(self, seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..self
         }
     }
 
@@ -110,6 +121,7 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         ChatError::Forbidden(_) | ChatError::NotMember => StatusCode::FORBIDDEN,
         ChatError::NotFound(_) => StatusCode::NOT_FOUND,
         ChatError::Conflict(_) => StatusCode::CONFLICT,
+        ChatError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         ChatError::Store(_) | ChatError::Broker(_) | ChatError::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -127,12 +139,18 @@ pub fn public_message(e: &ChatError) -> String {
     }
 }
 
+/// Seconds a client is asked to wait after a 503 `busy`: about how long the password hashing
+/// queue takes to drain.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
 impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
+        let retry_after = matches!(e, ChatError::Busy).then_some(BUSY_RETRY_AFTER_SECS);
         ApiError {
             status: status_of(&e),
             code: e.code(),
             message: public_message(&e),
+            retry_after,
         }
     }
 }
@@ -157,6 +175,7 @@ mod tests {
             (ChatError::NotFound(Entity::Room), 404, "unknown_room"),
             (ChatError::NotFound(Entity::Message), 404, "not_found"),
             (ChatError::Conflict(Conflict::Username), 409, "conflict"),
+            (ChatError::Busy, 503, "busy"),
             (ChatError::Internal("secret".into()), 500, "internal"),
         ];
         for (e, status, code) in cases {

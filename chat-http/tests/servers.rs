@@ -1239,6 +1239,11 @@ async fn address_and_user_budgets(kind: Kind) {
     let body = json!({"username": "cat", "password": "password123"});
     let r = s.api("POST", "/api/signup", None, Some(body)).await;
     assert_eq!((r.status, r.code()), (429, json!("rate_limited")));
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (900..=1000).contains(&retry),
+        "one token at 0.001/s: {retry} s"
+    );
     s.create_room(&ann, "r").await;
     let search = "/api/rooms/r/search?q=hello";
     assert_eq!(s.api("GET", search, Some(&ann), None).await.status, 200);

@@ -117,7 +117,7 @@ impl MessageStore for MemoryStore {
         let (start, end) = match page {
             HistoryPage::Latest { limit } => (len.saturating_sub(limit), len),
             HistoryPage::Before { seq, limit } => {
-                let end = clamp(seq.0 - 1);
+                let end = clamp(seq.0.saturating_sub(1));
                 (end.saturating_sub(limit), end)
             }
             HistoryPage::After { seq, limit } => {
@@ -139,7 +139,7 @@ impl MessageStore for MemoryStore {
             return Ok(Vec::new());
         };
         let end = query.before.map_or(all.len(), |b| {
-            usize::try_from((b.0 - 1).max(0))
+            usize::try_from(b.0.saturating_sub(1).max(0))
                 .unwrap_or(0)
                 .min(all.len())
         });

@@ -70,7 +70,7 @@ struct Inner {
 /// What a [`LocalBroker`] has seen since it was made (see [`LocalBroker::stats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FanOutStats {
-    /// Rooms with subscribers in this process now.
+    /// Rooms with subscribers in this process now (the accounts channel does not count).
     pub rooms: usize,
     /// Times a subscriber fell more than its room's ring behind (each then re-reads the
     /// store). A rising count means subscribers stall or the node is overloaded.
@@ -192,7 +192,11 @@ impl LocalBroker {
     /// now.
     pub fn stats(&self) -> FanOutStats {
         FanOutStats {
-            rooms: self.inner.rooms().by_id.len(),
+            rooms: {
+                let rooms = self.inner.rooms();
+                let accounts = usize::from(rooms.by_id.contains_key(&RoomId::ACCOUNTS));
+                rooms.by_id.len() - accounts
+            },
             lags: self.inner.lags.load(Ordering::Relaxed),
             rings_deepened: self.inner.rings_deepened.load(Ordering::Relaxed),
         }

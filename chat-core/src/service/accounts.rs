@@ -21,7 +21,7 @@ impl ChatService {
         let limits = &self.config().limits;
         validation::username(limits, username)?;
         validation::password(limits, password)?;
-        let password_hash = password::hash_password(password, self.config().hash_cost).await?;
+        let password_hash = self.hash_pool().hash(password).await?;
         let user = self
             .store()
             .create_user(NewUser {
@@ -49,7 +49,7 @@ impl ChatService {
             Some(u) => u.password_hash.clone(),
             None => self.dummy_hash().await?,
         };
-        let ok = password::verify_password(password, &hash).await?;
+        let ok = self.hash_pool().verify(password, &hash).await?;
         match user {
             Some(user) if ok && user.is_active => {
                 let token = self.open_session(&user).await?;
@@ -112,7 +112,7 @@ impl ChatService {
         let cost = self.config().hash_cost;
         self.inner
             .dummy_hash
-            .get_or_try_init(|| password::hash_password("dummy password for timing", cost))
+            .get_or_try_init(|| async move { password::dummy_hash(cost) })
             .await
             .cloned()
     }

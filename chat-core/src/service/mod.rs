@@ -20,7 +20,7 @@ use publish_posts::PublishPosts;
 
 use crate::broker::Broker;
 use crate::live_sessions::LiveSessions;
-use crate::{Clock, Config, PresenceTracker, Store, SystemClock};
+use crate::{Clock, Config, HashPool, PresenceTracker, Store, SystemClock};
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -41,6 +41,8 @@ struct Inner {
     live_sessions: Arc<LiveSessions>,
     /// Whether this node listens to account events from other nodes yet.
     accounts_listening: std::sync::Once,
+    /// Every password hash and verification runs here, bounded by `config.hashing`.
+    hashing: HashPool,
     /// A hash verified when a login names an unknown user, so both paths cost the same.
     dummy_hash: OnceCell<String>,
     /// The store publishes posts itself, in commit order (see [`PostListener`]).
@@ -73,10 +75,12 @@ impl ChatService {
         let store_publishes_posts = broker
             .in_process()
             .is_some_and(|local| store.announce_posts(Arc::new(PublishPosts(local))));
+        let hashing = HashPool::new(config.hashing, config.hash_cost);
         ChatService {
             inner: Arc::new(Inner {
                 store,
                 broker,
+                hashing,
                 config,
                 clock,
                 presence: PresenceTracker::default(),
@@ -101,6 +105,11 @@ impl ChatService {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The password hashing pool (for its load: [`HashPool::in_flight`]).
+    pub fn hash_pool(&self) -> &HashPool {
+        &self.inner.hashing
     }
 
     /// The clock.

@@ -11,7 +11,7 @@ use super::ChatService;
 use crate::broker::{Broker, Delivery};
 use crate::{
     ChatError, ChatResult, Ending, LiveSessions, RoomEvent, RoomId, Session, SessionGuard,
-    SessionToken, TokenHash, User, UserId, password, validation,
+    SessionToken, TokenHash, User, UserId, validation,
 };
 use std::sync::{Arc, Weak};
 
@@ -97,10 +97,14 @@ impl ChatService {
             .await?
             .filter(|u| u.is_active)
             .ok_or(ChatError::Unauthenticated)?;
-        if !password::verify_password(old_password, &stored.password_hash).await? {
+        if !self
+            .hash_pool()
+            .verify(old_password, &stored.password_hash)
+            .await?
+        {
             return Err(ChatError::InvalidCredentials);
         }
-        let hash = password::hash_password(new_password, self.config().hash_cost).await?;
+        let hash = self.hash_pool().hash(new_password).await?;
         let keep = current.map(SessionToken::hash);
         self.store()
             .set_password(user.id, hash, keep.clone())

@@ -207,6 +207,61 @@ pub async fn pages_are_cut_at_the_byte_limit(store: Arc<dyn Store>) {
     assert!(after.has_more);
 }
 
+/// Checks that pages at the ends of the seq range neither overflow nor find anything odd:
+/// before `i64::MIN` and after `i64::MAX` are empty, the other two hold the whole room.
+pub async fn pages_at_the_ends_of_the_seq_range(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let ann = h.user("ann").await;
+    let room = h.room(&ann, "edges").await;
+    for i in 1..=5 {
+        h.service
+            .post(&ann, room.id, &format!("m{i}"), None)
+            .await
+            .unwrap();
+    }
+    let get = |page| {
+        let (service, ann) = (h.service.clone(), ann.clone());
+        async move { service.history(&ann, room.id, page).await.unwrap() }
+    };
+    for page in [
+        HistoryPage::Before {
+            seq: Seq(i64::MIN),
+            limit: 50,
+        },
+        HistoryPage::After {
+            seq: Seq(i64::MAX),
+            limit: 50,
+        },
+    ] {
+        let slice = get(page).await;
+        assert!(slice.messages.is_empty(), "{page:?}");
+        assert!(!slice.has_more, "{page:?}");
+        let raw = h.store.history(room.id, page).await.unwrap();
+        assert!(raw.is_empty(), "{page:?}: the store itself");
+    }
+    let before_max = get(HistoryPage::Before {
+        seq: Seq(i64::MAX),
+        limit: 50,
+    })
+    .await;
+    assert_eq!(seqs(&before_max.messages), [1, 2, 3, 4, 5]);
+    assert!(!before_max.has_more);
+    let newest = get(HistoryPage::Before {
+        seq: Seq(i64::MAX),
+        limit: 2,
+    })
+    .await;
+    assert_eq!(seqs(&newest.messages), [4, 5]);
+    assert!(newest.has_more);
+    let after_min = get(HistoryPage::After {
+        seq: Seq(i64::MIN),
+        limit: 50,
+    })
+    .await;
+    assert_eq!(seqs(&after_min.messages), [1, 2, 3, 4, 5]);
+    assert!(!after_min.has_more);
+}
+
 /// Checks that page limits are clamped.
 pub async fn page_limits_are_clamped(store: Arc<dyn Store>) {
     let h = Harness::new(store);

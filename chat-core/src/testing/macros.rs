@@ -38,6 +38,7 @@ macro_rules! conformance_tests {
             messages::invalid_message_input_is_rejected,
             history::empty_room_has_empty_pages,
             history::latest_before_and_after_pages,
+            history::pages_at_the_ends_of_the_seq_range,
             history::page_limits_are_clamped,
             history::pages_are_cut_at_the_byte_limit,
             history::deleted_messages_stay_in_history,

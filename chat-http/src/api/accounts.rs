@@ -78,9 +78,8 @@ pub async fn login(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     let limits = &ctx.chat.service().config().limits;
     if chat_core::validation::username(limits, body.username.trim()).is_ok() {
         let key = body.username.trim().to_lowercase();
-        if !ctx.chat.limits().logins.try_acquire(key) {
-            return Err(ctx.chat.rate_limited());
-        }
+        let logins = &ctx.chat.limits().logins;
+        logins.acquire(key).map_err(|w| ctx.chat.rate_limited(w))?;
     }
     let (user, token) = ctx
         .chat
@@ -132,14 +131,10 @@ pub struct PasswordChange {
 pub async fn change_password(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     let user = ctx.user().await?;
     let body: PasswordChange = ctx.json()?;
-    if !ctx
-        .chat
-        .limits()
-        .logins
-        .try_acquire(user.username.to_lowercase())
-    {
-        return Err(ctx.chat.rate_limited());
-    }
+    let logins = &ctx.chat.limits().logins;
+    logins
+        .acquire(user.username.to_lowercase())
+        .map_err(|w| ctx.chat.rate_limited(w))?;
     let current = auth::session_token(ctx.headers).map(|(token, _)| token);
     ctx.chat
         .service()

@@ -71,19 +71,19 @@ impl Ctx<'_> {
     /// Takes a token for the client's address from `limiter`, or 429 `rate_limited`.
     pub fn limit_address(&self, limiter: &KeyedLimiter<ClientKey>) -> Result<(), ApiError> {
         match self.client() {
-            Some(key) if !limiter.try_acquire(key) => Err(self.chat.rate_limited()),
-            _ => Ok(()),
+            Some(key) => limiter.acquire(key).map_err(|w| self.chat.rate_limited(w)),
+            None => Ok(()),
         }
     }
 
     /// Takes a token from `user`'s action budget (shared with the WebSocket's `send`, `edit`,
     /// `delete` and `history`), or 429 `rate_limited`.
     pub fn limit_user(&self, user: &User) -> Result<(), ApiError> {
-        if self.chat.limits().actions.try_acquire(user.id) {
-            Ok(())
-        } else {
-            Err(self.chat.rate_limited())
-        }
+        self.chat
+            .limits()
+            .actions
+            .acquire(user.id)
+            .map_err(|w| self.chat.rate_limited(w))
     }
 
     /// The body parsed as JSON: 415 `unsupported_media_type` unless the `Content-Type` is

@@ -11,6 +11,7 @@ use crate::config::RateLimit;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Shards of a limiter: independent locks.
@@ -83,13 +84,22 @@ impl<K: Eq + Hash> KeyedLimiter<K> {
 
     /// Takes one token for `key`. Returns `false` when the bucket is empty.
     pub fn try_acquire(&self, key: K) -> bool {
-        self.try_acquire_at(key, Instant::now())
+        self.acquire_at(key, Instant::now()).is_ok()
     }
 
     /// [`try_acquire`](Self::try_acquire) at an explicit instant (for tests).
     pub fn try_acquire_at(&self, key: K, now: Instant) -> bool {
+        self.acquire_at(key, now).is_ok()
+    }
+
+    /// Takes one token for `key`, or says how long until the bucket has one again.
+    pub fn acquire(&self, key: K) -> Result<(), Duration> {
+        self.acquire_at(key, Instant::now())
+    }
+
+    fn acquire_at(&self, key: K, now: Instant) -> Result<(), Duration> {
         let (Some(limit), Some(mut shard)) = (self.limit, self.shard(&key)) else {
-            return true;
+            return Ok(());
         };
         let burst = f64::from(limit.burst.max(1));
         let bucket = match shard.young.get(&key) {
@@ -114,7 +124,11 @@ impl<K: Eq + Hash> KeyedLimiter<K> {
         shard.young.insert(key, bucket);
         drop(shard);
         drop(dropped);
-        allowed
+        if allowed {
+            return Ok(());
+        }
+        let rate = limit.per_second.max(f64::MIN_POSITIVE);
+        Err(Duration::try_from_secs_f64((1.0 - tokens) / rate).unwrap_or(Duration::MAX))
     }
 
     /// How many keys are remembered now (for tests).
@@ -132,7 +146,6 @@ impl<K: Eq + Hash> KeyedLimiter<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn bursts_then_refills_per_key() {
@@ -144,6 +157,14 @@ mod tests {
         assert!(limiter.try_acquire_at(2, t0), "keys are independent");
         assert!(!limiter.try_acquire_at(1, t0 + Duration::from_millis(500)));
         assert!(limiter.try_acquire_at(1, t0 + Duration::from_millis(1600)));
+        let wait = limiter
+            .acquire_at(1, t0 + Duration::from_millis(1600))
+            .unwrap_err();
+        // 0.6 tokens left: 0.4 s to the next one.
+        assert!(
+            wait.abs_diff(Duration::from_millis(400)) < Duration::from_millis(1),
+            "{wait:?}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::http_server::{
     ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
     DEFAULT_MAX_CONNECTIONS,
 };
+use chat_core::{Config, HashingConfig};
 use chat_http::{AddressLimits, HttpConfig, RateLimit};
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -188,6 +189,14 @@ pub struct ServeArgs {
     /// Most WebSockets open per client address (0: no cap).
     #[arg(long, env = "CHAT_MAX_SOCKETS_PER_ADDRESS", default_value_t = HttpConfig::default().max_sockets_per_address)]
     pub max_sockets_per_address: usize,
+    /// Password hashing threads (sign up, log in, password change); each holds one argon2
+    /// work buffer (19 MiB) while busy. Default: the number of cores.
+    #[arg(long, env = "CHAT_HASH_THREADS")]
+    pub hash_threads: Option<usize>,
+    /// Hashes that may wait for a thread; past it requests get 503 `busy`. Default: four per
+    /// thread.
+    #[arg(long, env = "CHAT_HASH_QUEUE")]
+    pub hash_queue: Option<usize>,
     /// Most events buffered per room for slow subscribers: a room's ring starts at 1,024 events
     /// (or this, if smaller) and grows fourfold each time a subscriber lags, up to this; a
     /// subscriber further behind re-reads the store. 32 bytes per event of ring per room.
@@ -234,6 +243,18 @@ impl ServeArgs {
         }
         config.max_sockets_per_user = self.max_sockets_per_user;
         config.max_sockets_per_address = self.max_sockets_per_address;
+        config
+    }
+
+    /// The domain's configuration: defaults, with the hashing pool's size from these options.
+    pub fn core_config(&self) -> Config {
+        let mut config = Config::default();
+        if let Some(threads) = self.hash_threads {
+            config.hashing = HashingConfig::with_threads(threads);
+        }
+        if let Some(queue) = self.hash_queue {
+            config.hashing.queue = queue;
+        }
         config
     }
 
@@ -460,6 +481,19 @@ mod tests {
         assert_eq!(config.trusted_proxies, expected);
         assert!(serve_args(&["--trusted-proxy", "proxy.example"]).is_err());
         assert!(serve_args(&["--trusted-proxy", "10.0.0.0/33"]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn hashing_pool_size() -> Result<(), clap::Error> {
+        assert_eq!(
+            serve_args(&[])?.core_config().hashing,
+            HashingConfig::default()
+        );
+        let config = serve_args(&["--hash-threads", "3", "--hash-queue", "0"])?.core_config();
+        assert_eq!((config.hashing.threads, config.hashing.queue), (3, 0));
+        let config = serve_args(&["--hash-threads", "2"])?.core_config();
+        assert_eq!((config.hashing.threads, config.hashing.queue), (2, 8));
         Ok(())
     }
 

@@ -121,6 +121,7 @@ impl OpenStore {
 pub async fn open_service(
     db: &Database,
     broker_capacity: usize,
+    config: Config,
 ) -> Result<(ChatService, OpenStore), BoxError> {
     let (store, broker, open): (Arc<dyn Store>, Arc<dyn Broker>, OpenStore) = match db {
         Database::Sqlite(path) => {
@@ -164,7 +165,7 @@ pub async fn open_service(
             );
         }
     };
-    Ok((ChatService::new(store, broker, Config::default()), open))
+    Ok((ChatService::new(store, broker, config), open))
 }
 
 #[cfg(test)]
@@ -205,7 +206,7 @@ mod tests {
     async fn opens_and_reopens_a_sqlite_file() -> Result<(), BoxError> {
         let dir = std::env::temp_dir().join(format!("server-common-test-{}", std::process::id()));
         let db = Database::Sqlite(dir.join("nested").join("chat.db"));
-        let (service, store) = open_service(&db, 16).await?;
+        let (service, store) = open_service(&db, 16, Config::for_tests()).await?;
         let (_, token) = service.signup("ann", "ann-password-1").await?;
         store.close().await?;
         let closed = service.authenticate(&token).await;
@@ -213,7 +214,7 @@ mod tests {
         // Closed means every write of the first opening is in the main file.
         let wal = dir.join("nested").join("chat.db-wal");
         assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0);
-        let (service, store) = open_service(&db, 16).await?;
+        let (service, store) = open_service(&db, 16, Config::for_tests()).await?;
         assert_eq!(service.authenticate(&token).await?.username, "ann");
         store.close().await?;
         let _ = std::fs::remove_dir_all(&dir);

@@ -14,7 +14,7 @@
 use crate::cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
 use crate::database::{OpenStore, open_service};
 use crate::http_server::{HttpServer, raise_open_files_limit};
-use chat_core::{ChatError, ChatService};
+use chat_core::{ChatError, ChatService, Config};
 use chat_http::ChatHttp;
 use std::future::Future;
 use std::io::{self, BufRead, IsTerminal};
@@ -89,7 +89,7 @@ fn init_logging(filter: &str) {
 }
 
 async fn migrate(global: &GlobalArgs) -> Result<(), BoxError> {
-    let (service, store) = open_service(&global.database, 16).await?;
+    let (service, store) = open_service(&global.database, 16, Config::default()).await?;
     drop(service);
     close_store(&store, CLOSE_GRACE).await;
     println!("{} is migrated", global.database);
@@ -102,7 +102,7 @@ async fn createsuperuser(global: &GlobalArgs, args: &CreateSuperuserArgs) -> Res
     let password = tokio::task::spawn_blocking(move || read_password(&username, password_stdin))
         .await
         .map_err(|e| format!("reading the password failed: {e}"))??;
-    let (service, store) = open_service(&global.database, 16).await?;
+    let (service, store) = open_service(&global.database, 16, Config::default()).await?;
     let created = service.create_user(&args.username, &password, true).await;
     close_store(&store, CLOSE_GRACE).await;
     match created {
@@ -156,7 +156,8 @@ where
     let addr = listener.local_addr()?;
     raise_open_files_limit(args.max_connections);
     let http_server = HttpServer::new(listener, args.connection_limits());
-    let (service, store) = open_service(&global.database, args.broker_capacity).await?;
+    let (service, store) =
+        open_service(&global.database, args.broker_capacity, args.core_config()).await?;
     let chat = ChatHttp::new(service.clone(), args.http_config());
     tracing::info!(database = %global.database, "{name} listening on http://{addr}");
 
