@@ -535,8 +535,13 @@ test('bob changes his password, which ends his other session, then logs out ever
   await other.page.fill('#login-password', bob.password);
   await other.page.click('#login-submit');
   await other.page.locator('#create-room-form').waitFor();
+  // Bob's first session ended when the admin deactivated him: he logs in again.
   const b = ctx.b.page;
-  await b.goto('/');
+  await b.goto('/login');
+  await b.fill('#login-username', bob.username);
+  await b.fill('#login-password', bob.password);
+  await b.click('#login-submit');
+  await b.locator('#create-room-form').waitFor();
   await b.click('#account-link');
   await b.fill('#password-old', 'not the password');
   await b.fill('#password-new', 'a-new-password-1');
@@ -546,6 +551,7 @@ test('bob changes his password, which ends his other session, then logs out ever
   await b.fill('#password-new', 'a-new-password-1');
   await b.click('#password-form button[type=submit]');
   await b.locator('#password-done:not([hidden])').waitFor();
+  await shot(b, 'account');
   bob.password = 'a-new-password-1';
   await other.page.reload();
   await other.page.waitForURL('**/login');
