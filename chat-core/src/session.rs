@@ -48,6 +48,21 @@ impl fmt::Debug for SessionToken {
 #[serde(transparent)]
 pub struct TokenHash(pub String);
 
+impl TokenHash {
+    /// The 32 bytes of the hash, for holders that keep many (`None` if this is not 64 hex
+    /// digits).
+    pub fn to_bytes(&self) -> Option<[u8; 32]> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(&self.0, &mut bytes).ok()?;
+        Some(bytes)
+    }
+
+    /// The hash of [`to_bytes`](Self::to_bytes)'s bytes.
+    pub fn from_bytes(bytes: &[u8; 32]) -> TokenHash {
+        TokenHash(hex::encode(bytes))
+    }
+}
+
 /// A stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -75,5 +90,8 @@ mod tests {
         assert_ne!(a.hash().0, a.as_str());
         assert_eq!(a.hash().0.len(), 64);
         assert!(!format!("{a:?}").contains(a.as_str()));
+        let bytes = a.hash().to_bytes().unwrap();
+        assert_eq!(TokenHash::from_bytes(&bytes), a.hash());
+        assert_eq!(TokenHash("not hex".into()).to_bytes(), None);
     }
 }

@@ -1270,6 +1270,50 @@ async fn address_and_user_budgets(kind: Kind) {
     assert_eq!((r.status, r.code()), (429, json!("rate_limited")));
 }
 
+async fn a_full_hashing_pool_answers_503_busy(kind: Kind) {
+    // One hashing thread, no queue, and a hash of about a second: one sign up fills the pool.
+    let core = Config {
+        hash_cost: chat_core::HashCost {
+            memory_kib: 8 * 1024,
+            iterations: 400,
+            parallelism: 1,
+        },
+        hashing: chat_core::HashingConfig {
+            threads: 1,
+            queue: 0,
+            release_after: Duration::from_secs(1),
+        },
+        ..Config::for_tests()
+    };
+    let s = Arc::new(start_with(kind, HttpConfig::default(), core).await);
+    let first = {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move {
+            let body = json!({"username": "ann", "password": "password123"});
+            s.api("POST", "/api/signup", None, Some(body)).await.status
+        })
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while s.chat.service().hash_pool().in_flight() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first sign up never hashed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for (path, name) in [
+        ("/api/signup", "bob"),
+        ("/api/login", "ann"),
+        ("/api/login", "nobody"),
+    ] {
+        let body = json!({"username": name, "password": "password123"});
+        let r = s.api("POST", path, None, Some(body)).await;
+        assert_eq!((r.status, r.code()), (503, json!("busy")), "{path} {name}");
+        assert_eq!(r.header("retry-after"), Some("1"));
+    }
+    assert_eq!(first.await.unwrap(), 201);
+}
+
 // ---------------------------------------------------------------- clean closes
 
 /// Reads until the server's close frame: its code, or what came instead (an error such as a
@@ -1399,6 +1443,7 @@ both_servers!(
     json_bodies_only_and_no_foreign_signups,
     sockets_are_capped_per_user_and_address,
     address_and_user_budgets,
+    a_full_hashing_pool_answers_503_busy,
     a_flooding_client_receives_the_4029_close_frame,
     invalid_utf8_closes_with_1007,
     an_oversized_message_receives_the_1009_close_frame,

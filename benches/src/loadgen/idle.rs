@@ -86,8 +86,9 @@ pub async fn run(config: IdleConfig) -> Result<IdleReport, BoxError> {
         setup::tokens(config.addr, &config.prefix, &config.password, users, 4).await?
     });
     let scanner = Scanner::new();
-    // Let the server settle after the signups (argon2 buffers, allocator caches).
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let the server settle after the signups: the reference server's hashing threads give
+    // their argon2 buffers back after a second without work.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let before = config.server_pid.and_then(rss_kb);
 
     let (quit_tx, quit_rx) = watch::channel(false);

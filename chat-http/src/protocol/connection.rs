@@ -83,12 +83,21 @@ struct Joined {
 pub(crate) struct Connection {
     chat: ChatHttp,
     user: User,
-    /// The session the socket was opened with (none for sockets served without a handshake).
-    token: Option<TokenHash>,
+    /// The hash of the session the socket was opened with, as bytes (none for sockets served
+    /// without a handshake).
+    token: Option<[u8; 32]>,
     out: Outbound,
     rooms: HashMap<RoomId, Joined>,
     last_typing: HashMap<RoomId, Instant>,
     strikes: u32,
+}
+
+/// The user without their password hash, which a socket never needs.
+fn without_hash(user: User) -> User {
+    User {
+        password_hash: String::new(),
+        ..user
+    }
 }
 
 /// The lookup key of a room name (names are unique case-insensitively).
@@ -105,8 +114,8 @@ impl Connection {
     ) -> Connection {
         Connection {
             chat,
-            user,
-            token,
+            user: without_hash(user),
+            token: token.as_ref().and_then(TokenHash::to_bytes),
             out,
             rooms: HashMap::new(),
             last_typing: HashMap::new(),
@@ -538,7 +547,7 @@ impl Connection {
         let found = match &self.token {
             Some(token) => self
                 .service()
-                .session_of(token)
+                .session_of(&TokenHash::from_bytes(token))
                 .await
                 .map(|found| found.map(|(_, user)| user)),
             None => self
@@ -550,7 +559,7 @@ impl Connection {
         };
         match found {
             Ok(Some(user)) if user.is_active && user.id == self.user.id => {
-                self.user = user;
+                self.user = without_hash(user);
                 true
             }
             Ok(_) => false,

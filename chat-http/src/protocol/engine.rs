@@ -19,8 +19,9 @@ use super::outbound::{CloseSignal, Outbound, close_code};
 use super::writer::Writer;
 use crate::ChatHttp;
 use crate::chat::Accepted;
+use crate::limits::sockets::SocketSlot;
 use bytes::Bytes;
-use chat_core::{ChatService, Timestamp};
+use chat_core::{ChatService, SessionGuard, Timestamp};
 use futures::{FutureExt, Sink, Stream, StreamExt};
 use std::fmt::Display;
 use std::sync::Arc;
@@ -83,7 +84,16 @@ pub enum WsOut {
 }
 
 /// Runs one accepted connection until it closes. See [`ChatHttp::serve_accepted`].
-pub(crate) async fn run<Si, St, E>(chat: ChatHttp, accepted: Accepted, sink: Si, stream: St)
+///
+/// Not an `async fn`: the set-up (the writer task, the session watch, the connection state)
+/// happens here, so the returned future only holds what the read loop needs, not the
+/// [`Accepted`] it was made from. Idle connections keep that future alive.
+pub(crate) fn run<Si, St, E>(
+    chat: ChatHttp,
+    accepted: Accepted,
+    sink: Si,
+    stream: St,
+) -> impl Future<Output = ()>
 where
     Si: Sink<WsOut> + Send + Unpin + 'static,
     Si::Error: Display,
@@ -96,7 +106,6 @@ where
         options,
         slot,
     } = accepted;
-    let mut stream = stream.peekable();
     let metrics = chat.metrics_arc();
     metrics.connections_open.fetch_add(1, Ordering::Relaxed);
     metrics.connections_total.fetch_add(1, Ordering::Relaxed);
@@ -113,21 +122,54 @@ where
     let writer = Writer::new(
         rx,
         Feeds::new(user.id, chat.service().clone(), Arc::clone(&gone)),
-        metrics.clone(),
+        metrics,
         config.ping_interval,
         config.slow_consumer_grace,
         options.batch,
     );
     let writer = tokio::spawn(writer.run(close.clone(), sink));
-    let token = session.as_ref().map(|s| s.token_hash.clone());
-    let expires_at = session.map(|s| s.expires_at);
+    let (token, expires_at) = match session {
+        Some(s) => (Some(s.token_hash), Some(s.expires_at)),
+        None => (None, None),
+    };
     let ended = close.clone();
     let watch = chat
         .service()
         .watch_session(user.id, token.clone(), move || {
             ended.close(close_code::SESSION_ENDED, "session ended", true);
         });
-    let mut conn = Connection::new(chat.clone(), user, token, out);
+    let conn = Connection::new(chat.clone(), user, token, out);
+    read(
+        chat,
+        conn,
+        close,
+        gone,
+        writer,
+        expires_at,
+        (watch, slot),
+        stream,
+    )
+}
+
+/// The read loop of a connection: client frames, keepalive, shutdown, session checks; then
+/// closing. `held` (the session watch and the place under the socket caps) is kept until the
+/// end.
+#[allow(clippy::too_many_arguments)]
+async fn read<St, E>(
+    chat: ChatHttp,
+    mut conn: Connection,
+    close: CloseSignal,
+    gone: Arc<GoneRooms>,
+    writer: tokio::task::JoinHandle<()>,
+    expires_at: Option<Timestamp>,
+    held: (SessionGuard, Option<SocketSlot>),
+    stream: St,
+) where
+    St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
+    E: Display,
+{
+    let config = chat.config();
+    let mut stream = stream.peekable();
     Box::pin(conn.hello()).await;
 
     let idle_timeout = config.idle_timeout;
@@ -141,8 +183,8 @@ where
         let regular = now + check_every;
         expires_at.map_or(regular, |at| regular.min(deadline_of(at, chat.service())))
     };
-    let session_check = tokio::time::sleep_until(next_check(Instant::now()));
-    tokio::pin!(session_check);
+    // Boxed, like an `Interval`'s: idle connections carry one pointer for it.
+    let mut session_check = Box::pin(tokio::time::sleep_until(next_check(Instant::now())));
     // Whether the client may still send: not after its close frame or the stream's end.
     let mut open = true;
     loop {
@@ -229,8 +271,10 @@ where
     Box::pin(drain(&mut stream, writer, open)).await;
     // The writer task dropped the sink: without the stream, the socket closes.
     drop(stream);
-    drop((watch, slot));
-    metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+    drop(held);
+    chat.metrics()
+        .connections_open
+        .fetch_sub(1, Ordering::Relaxed);
     chat.connection_closed();
 }
 
@@ -303,8 +347,8 @@ mod future_sizes {
     use chat_core::User;
     use futures::channel::mpsc as fmpsc;
 
-    #[test]
-    fn connection_futures_stay_small() {
+    #[tokio::test]
+    async fn connection_futures_stay_small() {
         fn run_size(chat: ChatHttp, user: User) -> usize {
             let (tx, _rx) = fmpsc::channel::<WsOut>(1);
             let (_itx, irx) = fmpsc::unbounded::<Result<WsIn, std::convert::Infallible>>();
@@ -349,6 +393,7 @@ mod future_sizes {
             created_at: chat_core::Timestamp(0),
         };
         let size = run_size(chat, user);
+        println!("connection future: {size} bytes");
         assert!(size <= 1536, "the connection future grew to {size} bytes");
     }
 }

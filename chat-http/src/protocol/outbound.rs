@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// WebSocket close codes used by protocol 1.
@@ -120,19 +120,18 @@ pub struct Watch {
     pub room: Arc<str>,
 }
 
-/// The bytes of frames in a queue, against its byte limit.
-#[derive(Debug)]
-struct ByteCount {
-    queued: AtomicUsize,
-    max: usize,
-    freed: Notify,
-}
+/// How often a producer waiting for the writer to take bytes out looks again. Waiting is rare
+/// (a queue over its byte limit), so a plain re-check keeps every connection's count one
+/// atomic, without a wake-up list.
+const BYTES_RECHECK: Duration = Duration::from_millis(2);
 
 /// The sending side of a connection's queue, held by the connection's reader.
 #[derive(Debug, Clone)]
 pub struct Outbound {
     tx: mpsc::Sender<Out>,
-    bytes: Arc<ByteCount>,
+    /// Bytes of frames queued, shared with the writer's end.
+    bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
     close: CloseSignal,
     metrics: Arc<Metrics>,
     grace: Duration,
@@ -142,14 +141,13 @@ pub struct Outbound {
 #[derive(Debug)]
 pub struct OutboundRx {
     rx: mpsc::Receiver<Out>,
-    bytes: Arc<ByteCount>,
+    bytes: Arc<AtomicUsize>,
 }
 
 impl OutboundRx {
     fn taken(&self, out: &Out) {
         if let Out::Frame(frame) = out {
-            self.bytes.queued.fetch_sub(frame.len(), Ordering::AcqRel);
-            self.bytes.freed.notify_one();
+            self.bytes.fetch_sub(frame.len(), Ordering::AcqRel);
         }
     }
 
@@ -179,11 +177,7 @@ impl OutboundRx {
 #[cfg(test)]
 impl From<mpsc::Receiver<Out>> for OutboundRx {
     fn from(rx: mpsc::Receiver<Out>) -> OutboundRx {
-        let bytes = Arc::new(ByteCount {
-            queued: AtomicUsize::new(usize::MAX / 2),
-            max: usize::MAX,
-            freed: Notify::new(),
-        });
+        let bytes = Arc::new(AtomicUsize::new(usize::MAX / 2));
         OutboundRx { rx, bytes }
     }
 }
@@ -199,15 +193,12 @@ impl Outbound {
         metrics: Arc<Metrics>,
     ) -> (Outbound, OutboundRx) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let bytes = Arc::new(ByteCount {
-            queued: AtomicUsize::new(0),
-            max: max_bytes,
-            freed: Notify::new(),
-        });
+        let bytes = Arc::new(AtomicUsize::new(0));
         (
             Outbound {
                 tx,
                 bytes: Arc::clone(&bytes),
+                max_bytes,
                 close,
                 metrics,
                 grace,
@@ -227,7 +218,7 @@ impl Outbound {
         if self.send(Out::Frame(frame)).await {
             self.delivered()
         } else {
-            self.bytes.queued.fetch_sub(len, Ordering::AcqRel);
+            self.bytes.fetch_sub(len, Ordering::AcqRel);
             false
         }
     }
@@ -235,11 +226,10 @@ impl Outbound {
     /// Counts `len` bytes into the queue, waiting up to the grace period for the writer to
     /// take enough out. A frame larger than the limit passes when the queue is empty.
     async fn reserve(&self, len: usize) -> bool {
-        let b = &self.bytes;
         let fits = || {
-            b.queued
+            self.bytes
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
-                    (queued == 0 || queued.saturating_add(len) <= b.max)
+                    (queued == 0 || queued.saturating_add(len) <= self.max_bytes)
                         .then(|| queued.saturating_add(len))
                 })
                 .is_ok()
@@ -248,12 +238,8 @@ impl Outbound {
             return true;
         }
         let wait = async {
-            loop {
-                let freed = b.freed.notified();
-                if fits() {
-                    return;
-                }
-                freed.await;
+            while !fits() {
+                tokio::time::sleep(BYTES_RECHECK).await;
             }
         };
         let waited = tokio::select! {
