@@ -48,7 +48,7 @@ pub use error::{
 pub use event::{Envelope, RoomEvent};
 pub use feed::{FeedItem, RoomFeed};
 pub use ids::{MessageId, RoomId, Seq, UserId};
-pub use live_sessions::{Ending, LiveSessions, SessionGuard};
+pub use live_sessions::{Ending, LiveSessions, SessionEnd, SessionGuard};
 pub use message::{HistoryPage, Message, NewMessage, Posted, SearchQuery};
 pub use password::HashPool;
 pub use presence::PresenceTracker;

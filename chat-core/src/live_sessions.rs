@@ -13,13 +13,24 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-type OnEnd = Box<dyn FnOnce() + Send + Sync>;
+/// What a live session tells when it ends: a socket's close signal, or any closure. Called
+/// at most once per registration.
+pub trait SessionEnd: Send + Sync + 'static {
+    /// The session ended.
+    fn end(&self);
+}
+
+impl<F: Fn() + Send + Sync + 'static> SessionEnd for F {
+    fn end(&self) {
+        self()
+    }
+}
 
 struct Entry {
     id: u64,
     /// The session's [`fingerprint`]: every open socket has an entry, so it is kept small.
     token: Option<u64>,
-    on_end: OnEnd,
+    on_end: Arc<dyn SessionEnd>,
 }
 
 /// The first 64 bits of a token hash. Two sessions of one user sharing them would only mean
@@ -71,13 +82,13 @@ impl LiveSessions {
         self: &Arc<Self>,
         user: UserId,
         token: Option<TokenHash>,
-        on_end: impl FnOnce() + Send + Sync + 'static,
+        on_end: Arc<dyn SessionEnd>,
     ) -> SessionGuard {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.lock().entry(user).or_default().push(Entry {
             id,
             token: token.as_ref().map(fingerprint),
-            on_end: Box::new(on_end),
+            on_end,
         });
         SessionGuard {
             registry: Arc::clone(self),
@@ -112,7 +123,7 @@ impl LiveSessions {
         };
         let n = ended.len();
         for entry in ended {
-            (entry.on_end)();
+            entry.on_end.end();
         }
         n
     }
@@ -164,15 +175,12 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
-    fn counter() -> (
-        Arc<AtomicUsize>,
-        impl Fn() -> Box<dyn FnOnce() + Send + Sync>,
-    ) {
+    fn counter() -> (Arc<AtomicUsize>, impl Fn() -> Arc<dyn SessionEnd>) {
         let n = Arc::new(AtomicUsize::new(0));
         let m = Arc::clone(&n);
         (n, move || {
             let m = Arc::clone(&m);
-            Box::new(move || {
+            Arc::new(move || {
                 m.fetch_add(1, Ordering::SeqCst);
             })
         })

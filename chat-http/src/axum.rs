@@ -13,6 +13,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::response::Response;
 use axum::routing::{any, get};
 use futures::{SinkExt, StreamExt};
+use std::future::Future;
 use std::net::SocketAddr;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
@@ -106,15 +107,22 @@ async fn upgrade(State(chat): State<ChatHttp>, request: Request) -> Response {
         .write_buffer_size(config.write_buffer_bytes)
         .max_message_size(config.transport_max_message())
         .max_frame_size(config.transport_max_message())
-        .on_upgrade(move |socket| serve(chat, accepted, socket))
+        .on_upgrade(move |socket| {
+            // A task of its own: axum's upgrade task (holding this closure's captures) ends here
+            // instead of staying beside every idle connection.
+            tokio::spawn(serve(chat, accepted, socket));
+            std::future::ready(())
+        })
 }
 
-async fn serve(chat: ChatHttp, accepted: Accepted, socket: WebSocket) {
+/// The connection's future. Not an `async fn`: the socket and the handshake's data are moved
+/// into the engine here, so an idle connection's task does not also keep room for them.
+fn serve(chat: ChatHttp, accepted: Accepted, socket: WebSocket) -> impl Future<Output = ()> {
     let (sink, stream) = socket.split();
     let sink =
         sink.with(|out: WsOut| futures::future::ready(Ok::<_, axum::Error>(to_message(out))));
     let stream = stream.map(|item| item.map(from_message).or_else(from_error));
-    chat.serve_accepted(accepted, Box::pin(sink), stream).await;
+    chat.serve_accepted(accepted, Box::pin(sink), stream)
 }
 
 fn to_message(out: WsOut) -> Message {

@@ -16,6 +16,7 @@ use chat_core::{ChatService, Session, User};
 use futures::{Sink, Stream};
 use std::fmt;
 use std::fmt::Display;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -225,14 +226,23 @@ impl ChatHttp {
     /// Runs one WebSocket connection until it closes: the protocol engine over any sink of
     /// [`WsOut`] and stream of [`WsIn`]. It closes with 4001 when its session ends (log out,
     /// expiry, password change, deactivation).
-    pub async fn serve_accepted<Si, St, E>(&self, accepted: Accepted, sink: Si, stream: St)
+    ///
+    /// Call it inside a tokio runtime: the connection's writer task starts at once, and the
+    /// returned future runs the rest. Not an `async fn`, so that the future an idle connection
+    /// keeps alive does not also hold what it was made from.
+    pub fn serve_accepted<Si, St, E>(
+        &self,
+        accepted: Accepted,
+        sink: Si,
+        stream: St,
+    ) -> impl Future<Output = ()> + use<Si, St, E>
     where
         Si: Sink<WsOut> + Send + Unpin + 'static,
         Si::Error: Display,
         St: Stream<Item = Result<WsIn, E>> + Send + Unpin + 'static,
         E: Display,
     {
-        engine::run(self.clone(), accepted, sink, stream).await;
+        engine::run(self.clone(), accepted, sink, stream)
     }
 
     /// Runs a connection of `user` that did not come through a handshake (channels in tests,

@@ -14,6 +14,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -197,7 +198,9 @@ async fn upgrade(
                     Some(ws_config),
                 )
                 .await;
-                serve(serving, accepted, socket).await;
+                // A task of its own: this one's state (the upgrade, the handshake's data) ends
+                // here instead of staying beside every idle connection.
+                tokio::spawn(serve(serving, accepted, socket));
             }
             Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
         }
@@ -213,14 +216,20 @@ async fn upgrade(
     to_warp(response)
 }
 
-async fn serve<T>(chat: ChatHttp, accepted: Accepted, socket: WebSocketStream<T>)
+/// The connection's future. Not an `async fn`: the socket and the handshake's data are moved
+/// into the engine here, so an idle connection's task does not also keep room for them.
+fn serve<T>(
+    chat: ChatHttp,
+    accepted: Accepted,
+    socket: WebSocketStream<T>,
+) -> impl Future<Output = ()> + use<T>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sink, stream) = socket.split();
     let sink = sink.with(|out: WsOut| futures::future::ready(Ok::<_, WsError>(to_message(out))));
     let stream = stream.map(|item| item.map(from_message).or_else(from_error));
-    chat.serve_accepted(accepted, Box::pin(sink), stream).await;
+    chat.serve_accepted(accepted, Box::pin(sink), stream)
 }
 
 fn to_message(out: WsOut) -> Message {

@@ -323,23 +323,30 @@ async fn sessions_ended_on_one_node_close_sockets_on_the_other() {
     let (a, b) = two_nodes(&db).await;
     let (ann, token) = b.service.signup("ann", "password123").await.unwrap();
     let (_, other) = b.service.login("ann", "password123").await.unwrap();
-    let (tx, ended) = tokio::sync::oneshot::channel();
-    let _socket = a
-        .service
-        .watch_session(ann.id, Some(token.hash()), move || {
+    let (tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
+    let _socket = a.service.watch_session(
+        ann.id,
+        Some(token.hash()),
+        Arc::new(move || {
             let _ = tx.send(Instant::now());
-        });
-    let (other_tx, mut other_ended) = tokio::sync::oneshot::channel::<()>();
-    let _other_socket = a
-        .service
-        .watch_session(ann.id, Some(other.hash()), move || {
+        }),
+    );
+    let (other_tx, mut other_ended) = tokio::sync::mpsc::unbounded_channel();
+    let _other_socket = a.service.watch_session(
+        ann.id,
+        Some(other.hash()),
+        Arc::new(move || {
             let _ = other_tx.send(());
-        });
+        }),
+    );
     // Node A's listener subscribes as its first socket registers.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     b.service.logout(&token).await.unwrap();
-    let at = tokio::time::timeout(WAIT, ended).await.unwrap().unwrap();
+    let at = tokio::time::timeout(WAIT, ended.recv())
+        .await
+        .unwrap()
+        .unwrap();
     let took = at.duration_since(started);
     assert!(took < Duration::from_secs(1), "took {took:?}");
     assert!(
@@ -347,7 +354,7 @@ async fn sessions_ended_on_one_node_close_sockets_on_the_other() {
         "the other session lives on"
     );
     b.service.logout_everywhere(&ann).await.unwrap();
-    tokio::time::timeout(WAIT, other_ended)
+    tokio::time::timeout(WAIT, other_ended.recv())
         .await
         .unwrap()
         .unwrap();

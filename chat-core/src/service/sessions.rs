@@ -10,8 +10,8 @@
 use super::ChatService;
 use crate::broker::{Broker, Delivery};
 use crate::{
-    ChatError, ChatResult, Ending, LiveSessions, RoomEvent, RoomId, Session, SessionGuard,
-    SessionToken, TokenHash, User, UserId, validation,
+    ChatError, ChatResult, Ending, LiveSessions, RoomEvent, RoomId, Session, SessionEnd,
+    SessionGuard, SessionToken, TokenHash, User, UserId, validation,
 };
 use std::sync::{Arc, Weak};
 
@@ -42,7 +42,7 @@ impl ChatService {
         &self,
         user: UserId,
         token: Option<TokenHash>,
-        on_end: impl FnOnce() + Send + Sync + 'static,
+        on_end: Arc<dyn SessionEnd>,
     ) -> SessionGuard {
         self.inner
             .accounts_listening

@@ -306,13 +306,14 @@ pub async fn session_store_primitives(store: Arc<dyn Store>) {
 /// A flag a live session's callback raises, to check which sockets would have closed.
 fn ended_flag() -> (
     Arc<std::sync::atomic::AtomicBool>,
-    impl FnOnce() + Send + Sync + 'static,
+    Arc<dyn crate::SessionEnd>,
 ) {
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let set = Arc::clone(&flag);
-    (flag, move || {
-        set.store(true, std::sync::atomic::Ordering::SeqCst)
-    })
+    (
+        flag,
+        Arc::new(move || set.store(true, std::sync::atomic::Ordering::SeqCst)),
+    )
 }
 
 fn raised(flag: &std::sync::atomic::AtomicBool) -> bool {

@@ -132,12 +132,9 @@ where
         Some(s) => (Some(s.token_hash), Some(s.expires_at)),
         None => (None, None),
     };
-    let ended = close.clone();
     let watch = chat
         .service()
-        .watch_session(user.id, token.clone(), move || {
-            ended.close(close_code::SESSION_ENDED, "session ended", true);
-        });
+        .watch_session(user.id, token.clone(), close.on_session_end());
     let conn = Connection::new(chat.clone(), user, token, out);
     read(
         chat,
@@ -179,12 +176,13 @@ async fn read<St, E>(
     // Re-checks the session every `session_check_interval` (ends on other nodes, a deleted
     // user), and at its expiry.
     let check_every = config.session_check_interval.max(Duration::from_millis(10));
-    let next_check = |now: Instant| {
-        let regular = now + check_every;
-        expires_at.map_or(regular, |at| regular.min(deadline_of(at, chat.service())))
-    };
+
     // Boxed, like an `Interval`'s: idle connections carry one pointer for it.
-    let mut session_check = Box::pin(tokio::time::sleep_until(next_check(Instant::now())));
+    let mut session_check = Box::pin(tokio::time::sleep_until(next_check(
+        check_every,
+        expires_at,
+        chat.service(),
+    )));
     // Whether the client may still send: not after its close frame or the stream's end.
     let mut open = true;
     loop {
@@ -202,7 +200,7 @@ async fn read<St, E>(
                     close.close(close_code::SESSION_ENDED, "session ended", true);
                     break;
                 }
-                session_check.as_mut().reset(next_check(Instant::now()));
+                session_check.as_mut().reset(next_check(check_every, expires_at, chat.service()));
             }
             () = &mut idle => {
                 close.close(close_code::IDLE_TIMEOUT, "idle timeout", true);
@@ -278,11 +276,16 @@ async fn read<St, E>(
     chat.connection_closed();
 }
 
-/// The instant a session expiring at `at` (by the service's clock) ends, on tokio's clock.
-fn deadline_of(at: Timestamp, service: &ChatService) -> Instant {
-    let now = service.clock().now();
-    let left = Duration::from_millis(u64::try_from(at.0.saturating_sub(now.0)).unwrap_or(0));
-    Instant::now() + left
+/// When to check the session next: after `every`, or at its expiry if that comes first.
+fn next_check(every: Duration, expires_at: Option<Timestamp>, service: &ChatService) -> Instant {
+    let regular = Instant::now() + every;
+    let Some(at) = expires_at else {
+        return regular;
+    };
+    // The expiry is on the service's clock; the deadline on tokio's.
+    let left = at.0.saturating_sub(service.clock().now().0);
+    let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+    regular.min(Instant::now() + left)
 }
 
 /// Waits for the `writer` to write the close frame and end while reading and dropping what the

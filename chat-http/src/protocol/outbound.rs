@@ -9,13 +9,12 @@
 
 use crate::metrics::Metrics;
 use bytes::Bytes;
-use chat_core::{RoomFeed, RoomId};
+use chat_core::{RoomFeed, RoomId, SessionEnd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{Notify, mpsc};
 
 /// WebSocket close codes used by protocol 1.
 pub mod close_code {
@@ -53,10 +52,35 @@ pub struct CloseReason {
 }
 
 /// A one-shot "close this connection" signal carrying the reason.
+///
+/// One allocation per connection (the reason and a wake-up list), shared by the reader, the
+/// writer, the outbound queue and the session watch, each holding a pointer.
 #[derive(Debug, Clone, Default)]
 pub struct CloseSignal {
-    token: CancellationToken,
-    reason: Arc<OnceLock<CloseReason>>,
+    state: Arc<CloseState>,
+}
+
+#[derive(Debug, Default)]
+struct CloseState {
+    reason: OnceLock<CloseReason>,
+    raised: Notify,
+}
+
+impl CloseState {
+    fn close(&self, code: u16, reason: &'static str, drain: bool) {
+        let _ = self.reason.set(CloseReason {
+            code,
+            reason,
+            drain,
+        });
+        self.raised.notify_waiters();
+    }
+}
+
+impl SessionEnd for CloseState {
+    fn end(&self) {
+        self.close(close_code::SESSION_ENDED, "session ended", true);
+    }
 }
 
 impl CloseSignal {
@@ -67,27 +91,37 @@ impl CloseSignal {
 
     /// Raises the signal (a no-op if it was raised already).
     pub fn close(&self, code: u16, reason: &'static str, drain: bool) {
-        let _ = self.reason.set(CloseReason {
-            code,
-            reason,
-            drain,
-        });
-        self.token.cancel();
+        self.state.close(code, reason, drain);
+    }
+
+    /// What the connection's session watch calls: closes with [`close_code::SESSION_ENDED`],
+    /// without an allocation of its own.
+    pub fn on_session_end(&self) -> Arc<dyn SessionEnd> {
+        Arc::clone(&self.state) as Arc<dyn SessionEnd>
     }
 
     /// The recorded reason, if raised.
     pub fn reason(&self) -> Option<CloseReason> {
-        self.reason.get().copied()
+        self.state.reason.get().copied()
     }
 
     /// Whether the signal was raised (one atomic load: the writer checks it on every wake-up).
     pub fn is_closed(&self) -> bool {
-        self.reason.get().is_some()
+        self.state.reason.get().is_some()
     }
 
     /// Waits until the signal is raised.
     pub async fn closed(&self) {
-        self.token.cancelled().await;
+        loop {
+            let raised = self.state.raised.notified();
+            let mut raised = std::pin::pin!(raised);
+            // Registered before the check, so a raise in between is not missed.
+            raised.as_mut().enable();
+            if self.is_closed() {
+                return;
+            }
+            raised.await;
+        }
     }
 }
 
