@@ -29,15 +29,8 @@ pub fn router(chat: ChatHttp) -> Router {
         router = router.route("/metrics", any(handle));
     }
     if chat.config().serve_ui {
-        for path in [
-            "/",
-            "/login",
-            "/signup",
-            "/account",
-            "/admin",
-            "/rooms/{name}",
-            "/static/{file}",
-        ] {
+        let pages = crate::ui::PAGES.into_iter();
+        for path in pages.chain(["/rooms/{name}", "/static/{file}"]) {
             router = router.route(path, any(handle));
         }
     }

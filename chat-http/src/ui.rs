@@ -42,6 +42,10 @@ fn add_security_headers(headers: &mut HeaderMap) {
     }
 }
 
+/// The UI's page paths besides `/rooms/{name}`; adapters that route by path mount these, that
+/// and `/static/{file}`.
+pub const PAGES: [&str; 5] = ["/", "/login", "/signup", "/account", "/admin"];
+
 /// Every embedded file: name under `/static/`, bytes, content type.
 pub const ASSETS: [(&str, &[u8], &str); 6] = [
     (
@@ -104,7 +108,7 @@ pub(crate) async fn page(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, A
 }
 
 async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
-    let is_page = matches!(path, "/" | "/login" | "/signup" | "/account" | "/admin")
+    let is_page = PAGES.contains(&path)
         || path
             .strip_prefix("/rooms/")
             .is_some_and(|n| !n.is_empty() && !n.contains('/'));
