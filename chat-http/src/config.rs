@@ -74,7 +74,8 @@ pub struct HttpConfig {
     /// Reverse proxies (addresses or networks) whose `Forwarded` / `X-Forwarded-For` headers
     /// name the client. Empty: the TCP peer is the client and those headers are ignored.
     pub trusted_proxies: Vec<IpNet>,
-    /// Serves the embedded web UI (`/`, `/login`, `/signup`, `/rooms/{name}`, `/admin`, `/static/*`).
+    /// Serves the embedded web UI ([`ui::PAGES`](crate::ui::PAGES), `/rooms/{name}`,
+    /// `/static/*`).
     pub serve_ui: bool,
     /// Serves Prometheus metrics at `/metrics`.
     pub serve_metrics: bool,
