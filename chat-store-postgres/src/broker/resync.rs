@@ -27,7 +27,9 @@ use std::sync::Arc;
 
 /// Wakes every locally subscribed room up with its latest state from the store.
 pub(crate) async fn resync_subscribed_rooms(ctx: &ListenerContext) -> StoreResult<()> {
-    let rooms = ctx.local.subscribed_rooms();
+    let mut rooms = ctx.local.subscribed_rooms();
+    // The accounts channel is not a room: nothing in the store to resync it from.
+    rooms.retain(|room| *room != RoomId::ACCOUNTS);
     if rooms.is_empty() {
         return Ok(());
     }
