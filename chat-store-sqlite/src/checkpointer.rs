@@ -24,18 +24,12 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts checkpointing every `interval`, on a thread that adds `nice` to its niceness
-    /// (see [`crate::background`]).
-    pub(crate) fn start(
-        conn: Connection,
-        interval: Duration,
-        nice: i32,
-    ) -> Result<Checkpointer, SqliteError> {
+    /// Starts checkpointing every `interval`, on a thread of its own.
+    pub(crate) fn start(conn: Connection, interval: Duration) -> Result<Checkpointer, SqliteError> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("chat-sqlite-checkpoint".into())
             .spawn(move || {
-                crate::background::lower_priority(nice);
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                         Ok((

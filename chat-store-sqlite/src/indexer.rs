@@ -181,8 +181,6 @@ pub(crate) struct IndexerOptions {
     pub(crate) batch: usize,
     /// How long a round waits after the start of the previous one while posts keep coming.
     pub(crate) linger: Duration,
-    /// Added to the thread's niceness (see [`crate::background`]).
-    pub(crate) nice: i32,
 }
 
 impl Indexer {
@@ -208,13 +206,9 @@ impl Indexer {
             linger: options.linger,
             text: String::new(),
         };
-        let nice = options.nice;
         let thread = std::thread::Builder::new()
             .name("chat-sqlite-indexer".into())
-            .spawn(move || {
-                crate::background::lower_priority(nice);
-                worker.run()
-            })
+            .spawn(move || worker.run())
             .map_err(|e| SqliteError::Thread(e.to_string()))?;
         Ok(Indexer {
             tracker,
@@ -514,8 +508,7 @@ impl Worker {
             last_message.max(targets.messages).max(from.messages)
         };
         // The snapshot ends before the indexing, the batch's costly part: a read transaction
-        // keeps checkpoints from passing it, and the WAL grows meanwhile (the more so when
-        // this thread gets little CPU, see `crate::background`).
+        // keeps checkpoints from passing it, and the WAL grows meanwhile.
         main.commit()?;
 
         for action in redo {
@@ -635,7 +628,6 @@ mod tests {
             IndexerOptions {
                 batch: 16,
                 linger: Duration::ZERO,
-                nice: 0,
             },
         )
         .unwrap();

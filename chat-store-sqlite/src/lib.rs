@@ -136,7 +136,6 @@
 //! over pinning an older rusqlite because the embedded store is the default one and should get
 //! the current SQLite and driver; nothing here needs sqlx.
 
-mod background;
 mod checkpointer;
 mod client_ids;
 mod error;
@@ -208,10 +207,6 @@ pub struct SqliteOptions {
     /// id) to the file, in one transaction between two groups; until then it keeps them in
     /// memory (see the `client_ids` module). Larger batches write fewer pages per post.
     pub client_ids_batch: usize,
-    /// Added to the niceness of the indexer and checkpointer threads when they start (capped
-    /// at 19; 0, the default, leaves them alone). Measured: lower p99 below saturation, higher
-    /// at it (see the `background` module). Linux only: elsewhere ignored.
-    pub background_nice: i32,
 }
 
 impl Default for SqliteOptions {
@@ -229,7 +224,6 @@ impl Default for SqliteOptions {
             index_batch: 8_192,
             index_linger: Duration::from_millis(50),
             client_ids_batch: 4_096,
-            background_nice: 0,
         }
     }
 }
@@ -294,7 +288,6 @@ impl SqliteStore {
         let checkpointer = Checkpointer::start(
             open::open_checkpointer(&path, &options)?,
             options.checkpoint_interval,
-            options.background_nice,
         )?;
         let committed = Watermarks {
             messages: anchor.messages,
@@ -316,7 +309,6 @@ impl SqliteStore {
             IndexerOptions {
                 batch: options.index_batch,
                 linger: options.index_linger,
-                nice: options.background_nice,
             },
         )?;
         Ok(SqliteStore {
