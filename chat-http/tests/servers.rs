@@ -14,7 +14,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -782,28 +781,6 @@ async fn every_bad_frame_gets_an_error(kind: Kind) {
     assert_eq!(bob.next_of("pong").await["type"], "pong");
 }
 
-async fn oversized_transport_frame_closes_with_1009(kind: Kind) {
-    let config = HttpConfig {
-        max_frame_bytes: 1024,
-        ..HttpConfig::default()
-    };
-    let s = start(kind, config).await;
-    let (token, _) = s.signup("ann").await;
-    let mut ws = s.ws(Auth::Bearer(&token)).await;
-    ws.socket
-        .send(Message::text("z".repeat(200 * 1024)))
-        .await
-        .unwrap();
-    let code = loop {
-        match tokio::time::timeout(WAIT, ws.socket.next()).await.unwrap() {
-            Some(Ok(Message::Close(frame))) => break frame.map(|f| f.code),
-            Some(Ok(_)) => {}
-            Some(Err(_)) | None => break None,
-        }
-    };
-    assert!(matches!(code, Some(CloseCode::Size) | None), "{code:?}");
-}
-
 async fn admin_endpoints_need_an_admin(kind: Kind) {
     let s = start(kind, HttpConfig::default()).await;
     let (token, cookie) = s.signup("ann").await;
@@ -1433,7 +1410,6 @@ both_servers!(
     slow_reader_is_closed_while_others_keep_receiving,
     handshake_refusals,
     every_bad_frame_gets_an_error,
-    oversized_transport_frame_closes_with_1009,
     admin_endpoints_need_an_admin,
     json_api_errors_and_csrf,
     ui_health_and_metrics,
