@@ -96,34 +96,16 @@
 //!   message's entry (search then never returns that message for its new words, since the
 //!   bodies are checked, and may miss it for its old ones) until the message changes again.
 //!
-//! Measured with callgrind on the `post_loop` example (20,000 posts by 64 concurrent posters),
-//! the writer's cost per post went from about 128k to about 54k instructions with the measures
-//! of the previous section, and from 54k to about 26k with the index moved off the write
-//! path (without any index it was 27k), and to about 23k with memberships remembered by the
-//! writer. The indexer spends about 21k per post in batches of
-//! the size it reaches natively under that load (1,200 to 2,000 messages; run the example with
-//! a 500 ms linger under callgrind, which slows everything about 50 times, to get those; with
-//! a 10 ms linger, batches shrink to about 60 messages there and it spends about 28k). The
-//! default linger is 50 ms, with batches of up to 8,192 messages: searches never wait for
-//! the linger (they end it), only for the batch it ends in (at 40,000 posts/s, about 2,000
-//! messages: milliseconds). At 40,000-50,000 posts/s (the reference server at 800,000 to
-//! 1,000,000 deliveries/s), a 50 ms linger with batches of at most 2,048 cost the whole
-//! server about 3% more CPU than 200 ms with 8,192 (1.33 and 1.37 against 1.30 and 1.28 us
-//! per delivery at 1,000,000); with batches of up to 8,192 it costs the same (1.27-1.28
-//! against 1.28-1.29 us at 1,000,000 on `/ws?batch=1`), and its shorter bursts of indexing
-//! leave the other threads a steadier share of the CPU: p99 at 400,000 deliveries/s 4.4-5.0
-//! ms (median 4.6) against 4.6-10.1 ms (median 4.9) in seven interleaved pairs, at 1,200,000
-//! 26-27 against 30-34 ms. A 10 ms linger was lower still at 400,000 (4.1-4.4 ms) but
-//! reached 54-59 ms at 1,200,000.
-//! With one poster, whose every post is a group of its own, the writer went from about 214k to
-//! 68k (the WAL write of each commit dominates), the indexer spending about 36k. On the shared
-//! 2-core reference machine the example went from about 120k to about 175k posts/s with 64
-//! posters (from about 8k to 12k with one), the indexer keeping up (closing, which waits for
-//! it, takes tens of milliseconds), and the bench's 64 posters from about 90k to 190k posts/s.
-//! The search benches stayed within a few percent, except a two-word prefix query whose cost
-//! depends on how FTS5 happened to lay out its segments (the bare FTS5 query takes from 0.1
-//! to 0.6 ms on the same rows indexed in batches of different sizes). Checkpoints run on a
-//! separate thread so their fsyncs never stall commits.
+//! What it costs (callgrind on the `post_loop` example, 20,000 posts by 64 concurrent posters):
+//! the writer spends about 23k instructions per post, the indexer about 21k in the batches it
+//! reaches under that load (1,200 to 2,000 messages); with one poster, whose every post is a
+//! group of its own, about 68k and 36k (the WAL write of each commit dominates). On a shared
+//! 2-core machine the example posts about 175k posts/s with 64 posters and 12k with one, the
+//! indexer keeping up. The default linger (50 ms, batches of up to 8,192) keeps searches to
+//! milliseconds of waiting (they end a linger, and wait only for the batch it ends in) and
+//! gives the other threads a steadier share of the CPU than longer lingers; a 10 ms linger
+//! costs much more at saturation. Checkpoints run on a separate thread so their fsyncs never
+//! stall commits. The figures and how to reproduce them are in BENCHMARKS.md.
 //!
 //! ## Why rusqlite 0.43 and sqlx side by side
 //! rusqlite and sqlx both link the native SQLite through `libsqlite3-sys`, which declares
