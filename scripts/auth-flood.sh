@@ -43,11 +43,7 @@ FLOOD="$CARGO_TARGET_DIR/release/authflood"
 WORK="$(mktemp -d /tmp/chat-auth-flood.XXXXXX)"
 SERVER_PID=""
 stop_server() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_pid "$SERVER_PID"
     SERVER_PID=""
 }
 cleanup() {

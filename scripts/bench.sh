@@ -97,11 +97,7 @@ start_reference() {
 }
 
 stop_server() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_pid "$SERVER_PID"
     SERVER_PID=""
     # The stopped server's database is deleted before the next server starts: its dirty pages
     # are dropped instead of being written back while the next server is measured (hundreds

@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
 
 SERVERS=("$@")
 [ ${#SERVERS[@]} -gt 0 ] || SERVERS=(axum warp)
@@ -62,13 +64,6 @@ mkdir -p "$ARTIFACTS_DIR"
 SUPERVISORS=()
 PIDFILES=()
 TMPDIRS=()
-stop_pid() { # pid: SIGTERM, then SIGKILL after 5 s
-    local pid=$1
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
     local pid file dir
     for pid in "${SUPERVISORS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done

@@ -11,3 +11,14 @@ free_port() {
     done
     return 1
 }
+
+# stop_pid PID: asks a process this script started to stop (SIGTERM), waits up to 5 s, then
+# kills it. Nothing when PID is empty or already gone.
+stop_pid() {
+    local pid="$1"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+}
