@@ -73,17 +73,8 @@ impl ChatService {
 
     /// The active user owning a valid session token, or [`ChatError::Unauthenticated`].
     pub async fn authenticate(&self, token: &SessionToken) -> ChatResult<User> {
-        if token.as_str().len() > 128 {
-            return Err(ChatError::Unauthenticated);
-        }
-        match self
-            .store()
-            .session_user(&token.hash(), self.clock().now())
-            .await?
-        {
-            Some((_, user)) if user.is_active => Ok(user),
-            _ => Err(ChatError::Unauthenticated),
-        }
+        let (_, user) = self.authenticate_session(token).await?;
+        Ok(user)
     }
 
     /// Deletes sessions that have expired; servers call this periodically. Returns how many.
