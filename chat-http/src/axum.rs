@@ -57,18 +57,12 @@ async fn handle(State(chat): State<ChatHttp>, request: Request) -> Response {
     if let Some(peer) = peer(&parts) {
         parts.extensions.insert(peer);
     }
-    let limit = chat.config().max_body_bytes;
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return to_axum(chat.error_response(&ApiError::payload_too_large(limit)));
-    }
-    let body = match axum::body::to_bytes(body, limit).await {
+    let body = match chat
+        .read_body(&parts.headers, body.into_data_stream())
+        .await
+    {
         Ok(body) => body,
-        Err(_) => return to_axum(chat.error_response(&ApiError::payload_too_large(limit))),
+        Err(e) => return to_axum(chat.error_response(&e)),
     };
     to_axum(chat.handle(http::Request::from_parts(parts, body)).await)
 }

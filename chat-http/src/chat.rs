@@ -265,8 +265,8 @@ impl ChatHttp {
     }
 
     /// Answers one HTTP request (everything but the WebSocket upgrade): the JSON API, the
-    /// embedded UI, `/healthz` and `/metrics`. The body must already be read (adapters cap it
-    /// at `max_body_bytes`).
+    /// embedded UI, `/healthz` and `/metrics`. The body must already be read, with
+    /// [`ChatHttp::read_body`], which enforces `max_body_bytes`.
     pub async fn handle(&self, request: http::Request<Bytes>) -> http::Response<Bytes> {
         let started = Instant::now();
         let response = self.finish(crate::dispatch::dispatch(self, request).await);

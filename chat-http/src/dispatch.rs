@@ -27,10 +27,6 @@ pub(crate) async fn dispatch(chat: &ChatHttp, request: Request<Bytes>) -> Respon
 }
 
 async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
-    let limit = ctx.chat.config().max_body_bytes;
-    if ctx.body.len() > limit {
-        return Err(ApiError::payload_too_large(limit));
-    }
     if let Some(rest) = path.strip_prefix("/api/") {
         return api::route(ctx, rest).await;
     }

@@ -36,6 +36,7 @@
 
 pub mod api;
 pub mod auth;
+mod body;
 pub mod chat;
 pub mod client_addr;
 pub mod config;

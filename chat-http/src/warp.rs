@@ -7,8 +7,8 @@ use crate::chat::Accepted;
 use crate::error::ApiError;
 use crate::protocol::{WsIn, WsOut};
 use crate::{ChatHttp, PeerAddr};
-use bytes::{Buf, Bytes, BytesMut};
-use futures::{SinkExt, Stream, StreamExt, TryStreamExt};
+use bytes::{Buf, Bytes};
+use futures::{SinkExt, Stream, StreamExt};
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use hyper::upgrade::OnUpgrade;
@@ -85,8 +85,7 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
-    let limit = chat.config().max_body_bytes;
-    let body = match read_body(body, limit).await {
+    let body = match chat.read_body(&headers, body).await {
         Ok(body) => body,
         Err(e) => return to_warp(chat.error_response(&e)),
     };
@@ -109,32 +108,6 @@ where
         }
     }
     to_warp(chat.handle(request).await)
-}
-
-/// Collects a body of at most `limit` bytes (413 beyond).
-async fn read_body<S, B>(mut body: S, limit: usize) -> Result<Bytes, ApiError>
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
-    B: Buf,
-{
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = body
-        .try_next()
-        .await
-        .map_err(|e| ApiError::bad_request("bad_body", format!("reading the body failed: {e}")))?
-    {
-        if buf.len() + chunk.remaining() > limit {
-            return Err(ApiError::payload_too_large(limit));
-        }
-        let mut chunk = chunk;
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            let n = part.len();
-            buf.extend_from_slice(part);
-            chunk.advance(n);
-        }
-    }
-    Ok(buf.freeze())
 }
 
 async fn upgrade(
