@@ -91,7 +91,7 @@ fn tasks(c: &mut Criterion) {
                             Delivery::Event(e) => {
                                 black_box(e);
                             }
-                            Delivery::Lagged { .. } | Delivery::Resumed => {}
+                            Delivery::Lagged { .. } => {}
                             Delivery::Closed => return,
                         }
                         if latch.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {

@@ -1,6 +1,6 @@
-//! A minimal HTTP/1.1 client and request reader over plain TCP, enough for the JSON API calls the
-//! load generator makes (signup, login, create room) and for the ceiling server to answer them
-//! and upgrade `/ws` on the same port, without pulling an HTTP stack into the benchmarks.
+//! HTTP/1.1 for the benchmarks: the JSON API calls the load generators make (signup, login,
+//! create room; reqwest, one connection per call), and a minimal request reader over plain TCP
+//! for the ceiling server to answer them and upgrade `/ws` on the same port.
 
 use crate::BoxError;
 use std::net::SocketAddr;
@@ -39,7 +39,7 @@ impl Response {
     }
 }
 
-/// Sends one request with `Connection: close` and reads the whole response, within `timeout`.
+/// Sends one request on a new connection and reads the whole response, within `timeout`.
 pub async fn request(
     addr: SocketAddr,
     method: &str,
@@ -48,125 +48,62 @@ pub async fn request(
     json_body: Option<&str>,
     timeout: Duration,
 ) -> Result<Response, BoxError> {
-    tokio::time::timeout(
-        timeout,
-        request_inner(addr, method, path, bearer, json_body),
-    )
-    .await
-    .map_err(|_| format!("{method} {path}: no response within {timeout:?}"))?
-}
-
-async fn request_inner(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    json_body: Option<&str>,
-) -> Result<Response, BoxError> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let body = json_body.unwrap_or("");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if json_body.is_some() {
-        head.push_str("Content-Type: application/json\r\n");
+    let mut request = client()?
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes())?,
+            format!("http://{addr}{path}"),
+        )
+        .timeout(timeout)
+        .header(reqwest::header::ACCEPT, "application/json");
+    if let Some(body) = json_body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
     }
     if let Some(token) = bearer {
-        head.push_str("Authorization: Bearer ");
-        head.push_str(token);
-        head.push_str("\r\n");
+        request = request.bearer_auth(token);
     }
-    head.push_str("\r\n");
-    head.push_str(body);
-    stream.write_all(head.as_bytes()).await?;
-
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > MAX_HEAD + MAX_BODY {
-            return Err("response too large".into());
-        }
-        // Stop early once a Content-Length body is complete (some servers keep the socket open).
-        if let Some(total) = complete_length(&buf)?
-            && buf.len() >= total
-        {
-            buf.truncate(total);
-            break;
-        }
-    }
-    parse_response(&buf)
-}
-
-/// With a complete head and a Content-Length: the total length of the response.
-fn complete_length(buf: &[u8]) -> Result<Option<usize>, BoxError> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(buf)? {
-        httparse::Status::Partial => Ok(None),
-        httparse::Status::Complete(head_len) => {
-            let len = resp
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                .and_then(|h| std::str::from_utf8(h.value).ok())
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            Ok(len.map(|l| head_len + l))
-        }
-    }
-}
-
-fn parse_response(buf: &[u8]) -> Result<Response, BoxError> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut resp = httparse::Response::new(&mut headers);
-    let head_len = match resp.parse(buf)? {
-        httparse::Status::Complete(n) => n,
-        httparse::Status::Partial => return Err("incomplete HTTP response".into()),
-    };
-    let status = resp.code.ok_or("no status code")?;
-    let headers: Vec<(String, String)> = resp
-        .headers
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
         .iter()
-        .map(|h| {
+        .map(|(name, value)| {
             (
-                h.name.to_ascii_lowercase(),
-                String::from_utf8_lossy(h.value).into_owned(),
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
             )
         })
         .collect();
-    let raw = &buf[head_len..];
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
-    let body = if chunked { dechunk(raw)? } else { raw.to_vec() };
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+    if body.len() > MAX_BODY {
+        return Err(format!("{method} {path}: response too large").into());
+    }
     Ok(Response {
         status,
         headers,
-        body,
+        body: body.to_vec(),
     })
 }
 
-fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, BoxError> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = memchr::memmem::find(raw, b"\r\n").ok_or("bad chunk")?;
-        let size_text = std::str::from_utf8(&raw[..line_end])?;
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16)?;
-        raw = &raw[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        let data = raw.get(..size).ok_or("truncated chunk")?;
-        out.extend_from_slice(data);
-        raw = raw.get(size + 2..).ok_or("truncated chunk")?;
+/// The client of [`request`]: one connection per request (no pool), redirects not followed.
+fn client() -> Result<&'static reqwest::Client, BoxError> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client);
     }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .build()?;
+    Ok(CLIENT.get_or_init(|| client))
 }
 
 /// A request head read by a server.
@@ -266,26 +203,4 @@ pub async fn write_json(
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_plain_and_chunked_responses() {
-        let plain = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\nSet-Cookie: a=b\r\n\r\n{}";
-        let r = parse_response(plain).unwrap();
-        assert_eq!(r.status, 201);
-        assert_eq!(r.body, b"{}");
-        assert_eq!(r.header_values("set-cookie").collect::<Vec<_>>(), ["a=b"]);
-        let chunked =
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-        assert_eq!(parse_response(chunked).unwrap().body, b"abcde");
-        assert_eq!(
-            complete_length(plain).unwrap(),
-            Some(plain.len()),
-            "content-length known"
-        );
-    }
 }

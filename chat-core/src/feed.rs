@@ -156,13 +156,6 @@ impl RoomFeed {
                     }
                     self.lagged = true;
                 }
-                Delivery::Resumed => {
-                    // Moved to a deeper ring: what was published meanwhile may be missing and
-                    // no later message may come to reveal the gap, so read the store now.
-                    tracing::debug!(room = %self.room, after = %self.last_seq, "feed moved to a deeper ring; reading the store");
-                    self.catching_up = true;
-                    self.gap_deadline = None;
-                }
                 Delivery::Closed => {
                     self.finished = true;
                 }

@@ -169,13 +169,6 @@ impl Metrics {
                 "Times a subscriber fell more than its room's ring behind and re-read the store.",
                 stats.lags,
             );
-            line(
-                &mut out,
-                "chat_broker_rings_deepened_total",
-                "counter",
-                "Times a room's ring was replaced by a deeper one.",
-                stats.rings_deepened,
-            );
         }
         let _ = writeln!(
             out,
@@ -235,14 +228,9 @@ mod tests {
 
     #[test]
     fn renders_the_fan_out_counters() {
-        let stats = FanOutStats {
-            rooms: 3,
-            lags: 7,
-            rings_deepened: 2,
-        };
+        let stats = FanOutStats { rooms: 3, lags: 7 };
         let text = Metrics::default().render_with(Some(stats));
         assert!(text.contains("# TYPE chat_broker_rooms gauge\nchat_broker_rooms 3\n"));
         assert!(text.contains("\nchat_broker_lags_total 7\n"));
-        assert!(text.contains("\nchat_broker_rings_deepened_total 2\n"));
     }
 }

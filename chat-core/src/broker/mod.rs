@@ -7,8 +7,8 @@
 mod local;
 mod subscription;
 
-pub use local::{FanOutStats, INITIAL_RING, LocalBroker};
-pub use subscription::{Delivery, Resubscribed, Subscription, SubscriptionGuard};
+pub use local::{DEFAULT_RING, FanOutStats, LocalBroker};
+pub use subscription::{Delivery, Subscription, SubscriptionGuard};
 
 use crate::{BrokerError, RoomEvent, RoomId};
 use async_trait::async_trait;
@@ -40,7 +40,7 @@ pub trait Broker: Send + Sync + 'static {
         None
     }
 
-    /// This node's fan-out counters (lags, ring switches), for monitoring. The default gives
+    /// This node's fan-out counters (rooms, lags), for monitoring. The default gives
     /// the in-process broker's, if there is one; brokers that span nodes give their local
     /// fan-out's.
     fn fan_out_stats(&self) -> Option<FanOutStats> {

@@ -143,7 +143,7 @@ async fn listen_to_accounts(broker: Arc<dyn Broker>, live: Weak<LiveSessions>) {
                     live.end(*user, ending);
                 }
             }
-            Delivery::Lagged { .. } | Delivery::Resumed => {
+            Delivery::Lagged { .. } => {
                 tracing::warn!("account events were lost; the sockets' session checks cover them");
             }
             Delivery::Closed => return,

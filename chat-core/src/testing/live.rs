@@ -2,10 +2,8 @@
 //! broker): order, resume by seq without gap or duplicate, recovery from lag, presence.
 
 use super::Harness;
-use crate::broker::{Resubscribed, Subscription, SubscriptionGuard};
-use crate::{
-    ChatRoom, Clock, Config, FeedItem, LocalBroker, RoomEvent, RoomFeed, Seq, Store, User,
-};
+use crate::broker::Subscription;
+use crate::{ChatRoom, Clock, Config, FeedItem, RoomEvent, RoomFeed, Seq, Store, User};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -219,95 +217,6 @@ pub async fn lag_recovery_reads_only_what_the_broker_dropped(store: Arc<dyn Stor
         [27, 28, 29, 30],
         "only what the 4-event buffer lost is read from the store"
     );
-}
-
-/// Checks that feeds lose nothing while their room's ring deepens under them: the subscriber
-/// that lagged, and the one that kept up and moves to the deeper ring without a lag, even when
-/// the last message was published to the new ring before it moved.
-pub async fn deepening_rings_lose_nothing(store: Arc<dyn Store>) {
-    let broker = LocalBroker::with_rings(4, 64);
-    let h = Harness::with_broker(store, Config::for_tests(), broker.clone());
-    let ann = h.user("ann").await;
-    let room = h.room(&ann, "deep").await;
-    let mut fast = h.service.subscribe(&ann, room.id, None).await.unwrap();
-    let mut slow = h.service.subscribe(&ann, room.id, None).await.unwrap();
-    let post = |i: i64| {
-        let (service, ann) = (h.service.clone(), ann.clone());
-        async move {
-            service
-                .post(&ann, room.id, &format!("m{i}"), None)
-                .await
-                .unwrap()
-        }
-    };
-    for i in 1..=5 {
-        post(i).await;
-        assert_eq!(next_seqs(&mut fast).await, [i], "keeps up");
-    }
-    // `slow` lagged on the ring of 4: reading it deepens the ring.
-    assert_eq!(next_seqs(&mut slow).await, [1]);
-    assert_eq!(broker.ring_len(room.id), Some(16));
-    // Published to the new ring while `fast` still reads the old one; nothing follows it.
-    post(6).await;
-    assert_eq!(next_seqs(&mut fast).await, [6], "found after the move");
-    for i in 7..=60 {
-        post(i).await;
-    }
-    let mut fast_seqs = Vec::new();
-    while fast_seqs.len() < 54 {
-        fast_seqs.extend(next_seqs(&mut fast).await);
-    }
-    assert_eq!(fast_seqs, (7..=60).collect::<Vec<_>>());
-    let mut slow_seqs = Vec::new();
-    while slow_seqs.len() < 59 {
-        slow_seqs.extend(next_seqs(&mut slow).await);
-    }
-    assert_eq!(
-        slow_seqs,
-        (2..=60).collect::<Vec<_>>(),
-        "in order, none lost"
-    );
-    assert_eq!(
-        broker.ring_len(room.id),
-        Some(64),
-        "deepened again, to the cap"
-    );
-}
-
-/// Checks that a feed whose subscription could only rejoin its room at the end of a new
-/// channel ([`Delivery::Resumed`](crate::Delivery)) reads the store at once: the message
-/// published in between arrives although nothing follows it.
-pub async fn a_resumed_feed_reads_the_store_at_once(store: Arc<dyn Store>) {
-    /// Rejoins at the end of `next` (once).
-    #[derive(Debug)]
-    struct RejoinAtTheEnd {
-        next: std::sync::Mutex<Option<tokio::sync::broadcast::Sender<Arc<crate::Envelope>>>>,
-    }
-    impl SubscriptionGuard for RejoinAtTheEnd {
-        fn resubscribe(&self) -> Option<Resubscribed> {
-            let next = self.next.lock().ok()?.take()?;
-            Some(Resubscribed {
-                rx: next.subscribe(),
-                gapless: false,
-            })
-        }
-    }
-
-    let h = Harness::new(Arc::clone(&store));
-    let ann = h.user("ann").await;
-    let room = h.room(&ann, "resumed").await;
-    let (first, rx) = tokio::sync::broadcast::channel(4);
-    let (next, _) = tokio::sync::broadcast::channel(4);
-    let guard = RejoinAtTheEnd {
-        next: std::sync::Mutex::new(Some(next.clone())),
-    };
-    let subscription = Subscription::new(rx, Some(Box::new(guard)));
-    let mut feed = RoomFeed::new(room.id, subscription, store, Seq(0), false);
-    // Posted while the feed's channel is being replaced: it reaches neither channel.
-    h.service.post(&ann, room.id, "m1", None).await.unwrap();
-    drop(first);
-    assert_eq!(next_seqs(&mut feed).await, [1], "read from the store");
-    drop(next);
 }
 
 /// Checks that presence and typing reach the room.

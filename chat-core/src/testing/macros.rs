@@ -51,8 +51,6 @@ macro_rules! conformance_tests {
             live::resume_after_seq_has_no_gap_and_no_duplicate,
             live::lagging_subscribers_recover_from_the_store,
             live::lag_recovery_reads_only_what_the_broker_dropped,
-            live::deepening_rings_lose_nothing,
-            live::a_resumed_feed_reads_the_store_at_once,
             live::presence_and_typing_reach_the_room,
             live::room_deletion_ends_feeds,
             live::out_of_order_publishes_are_delivered_in_seq_order,

@@ -91,8 +91,8 @@ impl PostgresBroker {
     /// Starts the broker of this node: opens the listener connection, `LISTEN`s on the channel
     /// of `store`'s schema, and spawns the listener task (on the current Tokio runtime).
     /// `capacity` is how many events each local subscriber may fall behind before it is told
-    /// it lagged (and re-reads the store), once its room's ring has grown to its full length
-    /// (see [`LocalBroker::new`]).
+    /// it lagged (and re-reads the store): the length of each room's ring (see
+    /// [`LocalBroker::new`]).
     ///
     /// Returns once the listener is listening, so events published after a
     /// [`subscribe`](Broker::subscribe) made after this returns are delivered.

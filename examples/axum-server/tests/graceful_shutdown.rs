@@ -8,10 +8,10 @@
 
 mod common;
 
-use common::http::call;
 use common::ws::Ws;
 use common::{Node, tail};
 use serde_json::json;
+use server_common::testing::call;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -197,10 +197,9 @@ pub struct ServeArgs {
     /// thread.
     #[arg(long, env = "CHAT_HASH_QUEUE")]
     pub hash_queue: Option<usize>,
-    /// Most events buffered per room for slow subscribers: a room's ring starts at 1,024 events
-    /// (or this, if smaller) and grows fourfold each time a subscriber lags, up to this; a
-    /// subscriber further behind re-reads the store. 32 bytes per event of ring per room.
-    #[arg(long, env = "CHAT_BROKER_CAPACITY", default_value_t = 16_384)]
+    /// Events buffered per room for slow subscribers (each room's ring); a subscriber further
+    /// behind re-reads the store. About 32 bytes per event per room with subscribers.
+    #[arg(long, env = "CHAT_BROKER_CAPACITY", default_value_t = chat_core::broker::DEFAULT_RING)]
     pub broker_capacity: usize,
     /// Do not serve `/metrics`.
     #[arg(long, env = "CHAT_NO_METRICS")]

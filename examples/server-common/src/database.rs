@@ -116,7 +116,7 @@ impl OpenStore {
 /// Opens (creating and migrating) the database and builds the chat service over it with the
 /// matching broker: [`LocalBroker`] for SQLite and memory, [`PostgresBroker`] for PostgreSQL.
 /// `broker_capacity` is how many events a subscriber may lag behind before it re-reads the
-/// store, once its room's ring has grown to its full length (see [`LocalBroker::new`]).
+/// store: the length of each room's ring (see [`LocalBroker::new`]).
 /// Returns the store too, for [`OpenStore::close`] at the end.
 pub async fn open_service(
     db: &Database,

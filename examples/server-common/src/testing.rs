@@ -1,10 +1,10 @@
 //! Test helpers for the reference server binaries (feature `testing`): start one on a free
-//! 127.0.0.1 port with an in-memory database, probe it over raw TCP, and the connection-limit
-//! checks both servers' tests run against their own binary. Every wait is bounded, and a
+//! 127.0.0.1 port with an in-memory database, call its API (reqwest), probe it over raw TCP,
+//! and the connection-limit checks both servers' tests run against their own binary. Every wait is bounded, and a
 //! started server is killed when its [`ServerProcess`] is dropped.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,21 +24,62 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     child: Child,
     log: PathBuf,
+    /// Whether the log is this process's own, removed when it is dropped.
+    own_log: bool,
+}
+
+/// How [`ServerProcess::launch`] starts a server: `exe --database DATABASE --log FILTER serve
+/// --bind ADDR ARGS...` with the environment `envs` (the caller's own `CHAT_*` variables are
+/// removed).
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    /// The server binary.
+    pub exe: &'a str,
+    /// `--database`: `memory`, a SQLite path or a PostgreSQL URL.
+    pub database: &'a str,
+    /// `--log`: the log filter.
+    pub log_filter: &'a str,
+    /// Arguments after `serve --bind ADDR`.
+    pub args: &'a [&'a str],
+    /// Environment variables.
+    pub envs: &'a [(&'a str, &'a str)],
+    /// Where its output goes (kept); `None`: a temporary file removed when it is dropped.
+    pub log: Option<&'a Path>,
 }
 
 impl ServerProcess {
     /// Starts `exe serve` on a free 127.0.0.1 port with `--database memory`, `args` and the
-    /// environment `envs` (the caller's own `CHAT_*` variables are removed), and waits for
-    /// `/healthz`. Panics, with the server's log, when it does not come up.
+    /// environment `envs` (see [`ServerProcess::launch`]).
     pub async fn start(exe: &str, args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::launch(Launch {
+            exe,
+            database: "memory",
+            log_filter: "warn",
+            args,
+            envs,
+            log: None,
+        })
+        .await
+    }
+
+    /// Starts a server on a free 127.0.0.1 port as `launch` says and waits for `/healthz`.
+    /// Panics, with the server's log, when it does not come up.
+    pub async fn launch(launch: Launch<'_>) -> ServerProcess {
+        let exe = launch.exe;
         let mut last_error = String::new();
         for attempt in 0..3 {
             let addr = free_port();
-            let log = std::env::temp_dir().join(format!(
-                "server-common-test-{}-{}-{attempt}.log",
-                std::process::id(),
-                addr.port()
-            ));
+            let (log, own_log) = match launch.log {
+                Some(log) => (log.to_owned(), false),
+                None => {
+                    let name = format!(
+                        "server-common-test-{}-{}-{attempt}.log",
+                        std::process::id(),
+                        addr.port()
+                    );
+                    (std::env::temp_dir().join(name), true)
+                }
+            };
             let out = std::fs::File::create(&log)
                 .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
             let err = out
@@ -51,10 +92,12 @@ impl ServerProcess {
                 }
             }
             command
-                .args(["--database", "memory", "--log", "warn", "serve", "--bind"])
+                .args(["--database", launch.database, "--log", launch.log_filter])
+                .args(["serve", "--bind"])
                 .arg(addr.to_string())
-                .args(args)
-                .envs(envs.iter().copied())
+                .args(launch.args)
+                .envs(launch.envs.iter().copied())
+                // Plain text in the log file (tracing-subscriber honours NO_COLOR).
                 .env("NO_COLOR", "1")
                 .stdin(Stdio::null())
                 .stdout(Stdio::from(out))
@@ -63,7 +106,12 @@ impl ServerProcess {
             let child = command
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-            let mut server = ServerProcess { addr, child, log };
+            let mut server = ServerProcess {
+                addr,
+                child,
+                log,
+                own_log,
+            };
             match server.wait_healthy().await {
                 Ok(()) => return server,
                 Err(e) => {
@@ -84,7 +132,13 @@ impl ServerProcess {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("the server exited early: {status}"));
             }
-            if let Ok(200) = get(self.addr, "/healthz").await {
+            if let Ok(200) = get(self.addr, "/healthz").await
+                && let Ok(None) = self.child.try_wait()
+            {
+                // A 200 from someone else on the port (this server failed to bind) is no proof.
+                if self.log_text().contains("cannot listen") {
+                    return Err(format!("cannot listen on {}", self.addr));
+                }
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -99,7 +153,27 @@ impl ServerProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Kills the server (SIGKILL) and reaps it; harmless when it is gone already.
+    /// SIGTERM (the graceful shutdown an operator's `kill` or a service manager asks for),
+    /// then waits up to `wait` for the process to exit; returns its exit status.
+    pub async fn terminate(&mut self, wait: Duration) -> std::process::ExitStatus {
+        let pid = self
+            .child
+            .id()
+            .unwrap_or_else(|| panic!("the server on {} has exited already", self.addr));
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .unwrap_or_else(|e| panic!("cannot run `kill`: {e}"));
+        assert!(sent.success(), "kill -TERM {pid} failed: {sent}");
+        tokio::time::timeout(wait, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("the server still runs {wait:?} after SIGTERM"))
+            .unwrap_or_else(|e| panic!("cannot reap the server: {e}"))
+    }
+
+    /// Kills the server (SIGKILL: no graceful shutdown, sockets and database connections just
+    /// drop) and reaps it; harmless when it is gone already.
     pub async fn kill(&mut self) {
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
@@ -109,7 +183,9 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
-        let _ = std::fs::remove_file(&self.log);
+        if self.own_log {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -122,22 +198,82 @@ fn free_port() -> SocketAddr {
         .unwrap_or_else(|e| panic!("no local address: {e}"))
 }
 
-/// `GET path` on a new connection (`Connection: close`); the status code.
+/// How long one request may take, connect to last byte.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A response: status and body.
+#[derive(Debug)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body as text, lossily.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; panics with the body when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// Sends one request on a new connection and reads the whole response. `token` becomes
+/// `Authorization: Bearer`, `body` a JSON body.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> Result<Response, String> {
+    let fail = |e: reqwest::Error| format!("{method} {path} on {addr}: {e}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(fail)?;
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|e| format!("{method} {path} on {addr}: {e}"))?;
+    let mut request = client
+        .request(method, format!("http://{addr}{path}"))
+        .header(reqwest::header::ACCEPT, "application/json");
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.map_err(fail)?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(fail)?.to_vec();
+    Ok(Response { status, body })
+}
+
+/// [`request`] that panics on transport errors (the status is the caller's to check).
+pub async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> Response {
+    request(addr, method, path, token, body)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `GET path` on a new connection; the status code.
 pub async fn get(addr: SocketAddr, path: &str) -> Result<u16, String> {
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("write: {e}"))?;
-    let mut response = Vec::new();
-    tokio::time::timeout(ANSWER_TIMEOUT, stream.read_to_end(&mut response))
-        .await
-        .map_err(|_| format!("GET {path}: no answer within {ANSWER_TIMEOUT:?}"))?
-        .map_err(|e| format!("read: {e}"))?;
-    status_of(&response)
+    Ok(request(addr, "GET", path, None, None).await?.status)
 }
 
 /// Sends `GET path` on a kept-alive connection and reads one response (the server's

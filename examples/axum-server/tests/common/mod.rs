@@ -1,26 +1,20 @@
 //! Helpers of the tests that run the server binary: a fresh PostgreSQL schema per run (and its
-//! removal), the server URL that pins a node to that schema, and server processes
-//! (`axum-server serve`) on free 127.0.0.1 ports, started, health-checked, stopped with
-//! SIGTERM or killed.
+//! removal), the server URL that pins a node to that schema, and nodes: server processes
+//! (`axum-server serve`, started by server-common's testing helpers) on that database.
 
 // Each test crate uses a part of these helpers.
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod http;
 pub mod ws;
 
 use chat_store_postgres::PostgresStore;
 pub use chat_store_postgres::testing::test_url;
 use chat_store_postgres::testing::{self, drop_stale_schemas, fresh_schema_name};
+use server_common::testing::{Launch, ServerProcess};
 use sqlx::AssertSqlSafe;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
-
-/// How long a node may take to answer `/healthz` after it was started.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+use std::time::Duration;
 
 /// `url` with `options=-c search_path=<schema>` added: sqlx passes `options` to the server as
 /// the startup `options` parameter, so every connection of a node (its pool and its `LISTEN`
@@ -96,124 +90,50 @@ pub fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// A free port on 127.0.0.1 (free when asked; the node retries if another process takes it).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// One server process.
 pub struct Node {
     /// `A` or `B`.
     pub name: String,
     /// Where it listens.
     pub addr: SocketAddr,
-    child: Child,
-    /// Its stdout and stderr.
-    pub log: PathBuf,
+    server: ServerProcess,
 }
 
 impl Node {
-    /// Starts `exe serve` on a free port against `database_url` and waits for `/healthz`.
-    /// Rate limits are off (the test posts hundreds of messages a second); the WebSocket
-    /// client sends no `Origin`, so no allow-list is needed.
+    /// Starts `exe serve` on a free port against `database_url`, its output in `log`, and
+    /// waits for `/healthz`. Rate limits are off (the test posts hundreds of messages a
+    /// second); the WebSocket client sends no `Origin`, so no allow-list is needed.
     pub async fn start(exe: &str, name: &str, database_url: &str, log: PathBuf) -> Node {
-        let mut last_error = String::new();
-        for _attempt in 0..3 {
-            let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-            let out = std::fs::File::create(&log).unwrap();
-            let err = out.try_clone().unwrap();
-            let mut command = Command::new(exe);
-            // Keep the caller's CHAT_* settings (CHAT_ALLOWED_ORIGINS, ...) out of the nodes.
-            for (key, _) in std::env::vars_os() {
-                if key.to_string_lossy().starts_with("CHAT_") {
-                    command.env_remove(key);
-                }
-            }
-            command
-                .arg("--database")
-                .arg(database_url)
-                .args(["--log", "warn,chat_store_postgres=info"])
-                .arg("serve")
-                .arg("--bind")
-                .arg(addr.to_string())
-                .args(["--rate-limit", "off", "--login-rate-limit", "off"])
-                .args(["--shutdown-timeout", "1"])
-                // Plain text in the log file (tracing-subscriber honours NO_COLOR).
-                .env("NO_COLOR", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(out))
-                .stderr(Stdio::from(err))
-                .kill_on_drop(true);
-            let child = command
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-            let mut node = Node {
-                name: name.to_owned(),
-                addr,
-                child,
-                log: log.clone(),
-            };
-            match node.wait_healthy().await {
-                Ok(()) => return node,
-                Err(e) => {
-                    node.kill().await;
-                    last_error = format!("{e}\n--- node {name} log ---\n{}", tail(&log, 40));
-                    if !last_error.contains("cannot listen") {
-                        break;
-                    }
-                }
-            }
-        }
-        panic!("node {name} did not start: {last_error}");
-    }
-
-    async fn wait_healthy(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Err(format!("node {} exited early: {status}", self.name));
-            }
-            if let Ok(response) = http::request(self.addr, "GET", "/healthz", None, None).await
-                && response.status == 200
-                && self.child.try_wait().unwrap().is_none()
-            {
-                // A 200 from someone else on the port (this node failed to bind) is no proof.
-                if tail(&self.log, 40).contains("cannot listen") {
-                    return Err(format!("node {} could not bind {}", self.name, self.addr));
-                }
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "node {} not healthy within {START_TIMEOUT:?}",
-                    self.name
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let server = ServerProcess::launch(Launch {
+            exe,
+            database: database_url,
+            log_filter: "warn,chat_store_postgres=info",
+            args: &[
+                "--rate-limit",
+                "off",
+                "--login-rate-limit",
+                "off",
+                "--shutdown-timeout",
+                "1",
+            ],
+            envs: &[],
+            log: Some(&log),
+        })
+        .await;
+        Node {
+            name: name.to_owned(),
+            addr: server.addr,
+            server,
         }
     }
 
-    /// SIGTERM (the graceful shutdown an operator's `kill` or a service manager asks for),
-    /// then waits up to `wait` for the process to exit; returns its exit status.
+    /// SIGTERM, then waits up to `wait` for the exit (see [`ServerProcess::terminate`]).
     pub async fn terminate(&mut self, wait: Duration) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("the node is still running");
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await
-            .expect("cannot run `kill`");
-        assert!(sent.success(), "kill -TERM {pid} failed: {sent}");
-        tokio::time::timeout(wait, self.child.wait())
-            .await
-            .unwrap_or_else(|_| panic!("node {} still running {wait:?} after SIGTERM", self.name))
-            .expect("cannot reap the node")
+        self.server.terminate(wait).await
     }
 
-    /// SIGKILL (no graceful shutdown: sockets and database connections just drop) and reap.
-    /// Harmless when the process is already gone.
+    /// SIGKILL and reap (see [`ServerProcess::kill`]).
     pub async fn kill(&mut self) {
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        self.server.kill().await;
     }
 }
