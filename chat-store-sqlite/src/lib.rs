@@ -25,10 +25,6 @@
 //! - `writer`: one thread owning the write connection, fed by a bounded channel; group
 //!   commit of everything queued, one SAVEPOINT per request (none for posts), answers after
 //!   COMMIT; keeps the rooms' seq counters, usernames and checked memberships in memory.
-//! - `client_ids`: the idempotency keys of posts, kept by the writer in memory and added to
-//!   their table in sorted batches between groups.
-//! - `key_filter`: a Bloom filter of the keys in that table, built by the writer between
-//!   groups, so that a post with a new client id does not look it up in the table.
 //! - `readers`: a few threads owning read connections (with the search file attached), so
 //!   reads never block the reactor.
 //! - `checkpointer`: a thread that checkpoints the WAL beside the writer, so checkpoint
@@ -46,13 +42,11 @@
 //! ## Write path and its costs
 //! A post is: the author's name (cached by the writer: usernames never change), the next seq
 //! from the writer's in-memory counter of `rooms.last_seq` (written back once per room per
-//! group, before COMMIT), a lookup of its client id (idempotency: the writer's memory, then
-//! a Bloom filter of the `client_ids` table, which rules out about 99% of new keys, then the
-//! table), and the insert. No index is written per post but the room's
-//! (room, seq): the client-id keys go to their table in batches (see `client_ids`; a unique
-//! index on (author, client_id) wrote one page per post at the author's place in the tree,
-//! which made a third of the WAL), and the full-text index is not written on this path (see
-//! the next section). Several SQLite behaviours shape the code:
+//! group, before COMMIT), and the insert, which also writes the room's (room, seq) index and,
+//! with a client id, the partial unique index on (author, client_id): a repeated post is
+//! refused by that index before anything is written, and answered with the message the index
+//! finds. The full-text index is not written on this path (see the next section). Several
+//! SQLite behaviours shape the code:
 //! - Every page first changed under a savepoint or a statement journal is copied to that
 //!   journal: posts, whose only write is one single-row INSERT, run without a savepoint (see
 //!   `writer`), and the hot statements use `OR FAIL` while the foreign keys of `messages` are
@@ -119,10 +113,8 @@
 //! the current SQLite and driver; nothing here needs sqlx.
 
 mod checkpointer;
-mod client_ids;
 mod error;
 mod indexer;
-mod key_filter;
 mod messages;
 mod migrations;
 mod open;
@@ -185,10 +177,6 @@ pub struct SqliteOptions {
     /// next, so that batches stay large (an idle indexer indexes at once, and a search that
     /// must wait for it ends the wait).
     pub index_linger: Duration,
-    /// Posts the writer lets pass before it adds their idempotency keys (author and client
-    /// id) to the file, in one transaction between two groups; until then it keeps them in
-    /// memory (see the `client_ids` module). Larger batches write fewer pages per post.
-    pub client_ids_batch: usize,
 }
 
 impl Default for SqliteOptions {
@@ -205,7 +193,6 @@ impl Default for SqliteOptions {
             checkpoint_interval: Duration::from_millis(10),
             index_batch: 8_192,
             index_linger: Duration::from_millis(50),
-            client_ids_batch: 4_096,
         }
     }
 }
@@ -280,7 +267,6 @@ impl SqliteStore {
             writer_conn,
             options.write_queue,
             options.max_batch,
-            options.client_ids_batch,
             Arc::clone(&tracker),
         )?;
         let indexer = Indexer::start(

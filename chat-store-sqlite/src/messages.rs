@@ -1,7 +1,7 @@
 //! `MessageStore` for SQLite (search is in [`crate::search`]): the per-room seq comes from the
 //! writer's counter of `rooms.last_seq` (see [`crate::writer`]), taken inside the writer's
-//! transaction, so seqs are gap-free and never repeat; idempotent posts are found by their
-//! (author, client_id) key (see [`crate::client_ids`]).
+//! transaction, so seqs are gap-free and never repeat; a repeated post is found by its
+//! (author, client_id) key, the partial unique index `messages_author_client`.
 
 use crate::error::DbResult;
 use crate::indexer;
@@ -13,7 +13,7 @@ use chat_core::{
     Entity, HistoryPage, Message, MessageId, MessageStore, NewMessage, PostListener, Posted,
     RoomId, SearchQuery, Seq, StoreError, StoreResult, Timestamp,
 };
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use std::sync::Arc;
 
 /// One message by position, on any connection.
@@ -34,21 +34,25 @@ fn message_by_id(conn: &Connection, id: i64) -> DbResult<Option<Message>> {
 
 /// The message an earlier post with the same author and client id created, if it still
 /// exists (one deleted with its room leaves its key free). Without a client id, none.
-fn original(conn: &WriteTx<'_>, new: &NewMessage) -> DbResult<Option<Posted>> {
-    let Some(id) = conn.client_id_message(new.author, new.client_id.as_deref())? else {
+fn original(conn: &Connection, new: &NewMessage) -> DbResult<Option<Posted>> {
+    let Some(client_id) = new.client_id.as_deref() else {
         return Ok(None);
     };
-    Ok(message_by_id(conn, id)?.map(|message| Posted {
+    let message = conn
+        .prepare_cached(sql::MESSAGE_BY_CLIENT_ID)?
+        .query_row(params![new.author.0, client_id], rows::message)
+        .optional()?;
+    Ok(message.map(|message| Posted {
         message,
         duplicate: true,
     }))
 }
 
 /// The post itself, run by the writer inside the group transaction, without a savepoint: only
-/// reads before the one INSERT. A repeat is answered with the original even when posted to
-/// another room, existing or not (an original cannot exist for a missing author). The
-/// membership is checked before, as the trait asks: a non-member is refused even for a
-/// repeated client id.
+/// reads before the one INSERT. A repeat is refused by the unique index before anything is
+/// written, then answered with the original, even when posted to another room, existing or
+/// not (an original cannot exist for a missing author). The membership is checked before, as
+/// the trait asks: a non-member is refused even for a repeated client id.
 fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
     let Some(author_name) = conn.username(new.author)? else {
         return Err(StoreError::NotFound(Entity::User).into());
@@ -62,20 +66,24 @@ fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
     if !conn.is_member(new.room, new.author)? {
         return Err(StoreError::NotMember.into());
     }
-    if let Some(posted) = original(conn, &new)? {
-        return Ok(posted);
-    }
-    conn.prepare_cached(sql::MESSAGE_INSERT)?.execute(params![
+    let inserted = conn.prepare_cached(sql::MESSAGE_INSERT)?.execute(params![
         new.room.0,
         seq,
         new.author.0,
         new.body,
         new.client_id,
         new.created_at.0
-    ])?;
+    ]);
+    if let Err(e) = inserted {
+        if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+            && let Some(posted) = original(conn, &new)?
+        {
+            return Ok(posted);
+        }
+        return Err(e.into());
+    }
     let id = conn.last_insert_rowid();
     conn.take_seq(new.room, seq);
-    conn.note_client_id(new.author, new.client_id.as_deref(), id);
     // Indexed for search by the indexer thread, which learns of it after COMMIT.
     conn.note_message(id);
     let posted = Posted {

@@ -107,15 +107,6 @@ pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
     Ok(conn)
 }
 
-/// A migrated write connection to a new database in a temporary directory (kept alive by the
-/// returned guard), for unit tests.
-#[cfg(test)]
-pub(crate) fn scratch_writer() -> (tempfile::TempDir, Connection) {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_writer(&dir.path().join("scratch.db"), &SqliteOptions::default()).unwrap();
-    (dir, conn)
-}
-
 /// Opens the checkpointer's connection to an already migrated file.
 pub(crate) fn open_checkpointer(
     path: &Path,

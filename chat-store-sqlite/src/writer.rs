@@ -33,7 +33,6 @@
 //! hands them to the listener in order right after COMMIT, before answering anyone: posts are
 //! published in seq order the moment they are durable.
 
-use crate::client_ids::ClientIds;
 use crate::error::{DbResult, SqliteError};
 use crate::indexer::{Tracker, WriterStopped};
 use crate::search_file::Watermarks;
@@ -71,8 +70,6 @@ pub(crate) struct WriterCache {
     /// Memberships (room, user) known to exist: every post checks one. Only the writer
     /// changes memberships; removing one (or its room) drops it here.
     members: HashSet<(i64, i64)>,
-    /// The idempotency keys of the latest posts (see [`crate::client_ids`]).
-    client_ids: ClientIds,
 }
 
 impl WriterCache {
@@ -81,7 +78,6 @@ impl WriterCache {
         self.rooms.clear();
         self.usernames.clear();
         self.members.clear();
-        self.client_ids.forget();
     }
 
     /// Keeps the memory bounded: once committed, every entry can be reloaded from the file.
@@ -231,28 +227,6 @@ impl WriteTx<'_> {
         Ok(member)
     }
 
-    /// The message an earlier post of `author` with `client_id` created, if any (it may be
-    /// gone since). Call it for every post before its INSERT, even without a client id: it
-    /// makes sure [`WriteTx::note_client_id`] has what it needs.
-    pub(crate) fn client_id_message(
-        &self,
-        author: UserId,
-        client_id: Option<&str>,
-    ) -> DbResult<Option<i64>> {
-        self.cache
-            .borrow_mut()
-            .client_ids
-            .find(self.conn, author.0, client_id)
-    }
-
-    /// Records the idempotency key of a message posted in this transaction.
-    pub(crate) fn note_client_id(&self, author: UserId, client_id: Option<&str>, id: i64) {
-        self.cache
-            .borrow_mut()
-            .client_ids
-            .posted(author.0, client_id, id);
-    }
-
     /// Forgets a membership (it is being removed).
     pub(crate) fn forget_member(&self, room: RoomId, user: UserId) {
         self.cache.borrow_mut().members.remove(&(room.0, user.0));
@@ -353,13 +327,10 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer thread with its connection; it reports what it commits to `tracker`.
-    /// Every `client_ids_batch` posts, it adds their idempotency keys to the file (see
-    /// [`crate::client_ids`]).
     pub(crate) fn start(
         conn: Connection,
         capacity: usize,
         max_batch: usize,
-        client_ids_batch: usize,
         tracker: Arc<Tracker>,
     ) -> Result<Writer, SqliteError> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
@@ -370,11 +341,7 @@ impl Writer {
             .spawn(move || {
                 // Tells the indexer when this thread ends, however it ends.
                 let stopped = WriterStopped(tracker);
-                let limits = Limits {
-                    max_batch: max_batch.max(1),
-                    client_ids_batch,
-                };
-                run(conn, rx, limits, &announce, &stopped.0);
+                run(conn, rx, max_batch.max(1), &announce, &stopped.0);
             })
             .map_err(|e| SqliteError::Thread(e.to_string()))?;
         Ok(Writer { tx, listener })
@@ -438,37 +405,16 @@ impl Writer {
     }
 }
 
-/// Batches of idempotency keys the writer lets pile up in memory, while requests keep it
-/// busy, before it adds a slice of them to the file between two groups anyway.
-const OVERDUE_BATCHES: usize = 4;
-
-/// Groups after which the writer takes a step of building the key filter even though
-/// requests wait: without the filter, every post with a client id looks its key up in the
-/// table.
-const FILTER_PUT_OFF: usize = 8;
-
-/// The writer thread's sizes.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    /// Most requests in one group.
-    max_batch: usize,
-    /// Posts between two additions of their idempotency keys to the file.
-    client_ids_batch: usize,
-}
-
 /// The writer thread's loop.
 fn run(
     conn: Connection,
     mut rx: mpsc::Receiver<Command>,
-    limits: Limits,
+    max_batch: usize,
     listener: &Listener,
     tracker: &Tracker,
 ) {
-    let max_batch = limits.max_batch;
     let cache = RefCell::new(WriterCache::default());
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
-    // Groups since the key filter last took a step although it was due.
-    let mut put_off = 0;
     while let Some(first) = rx.blocking_recv() {
         let mut close = None;
         match first {
@@ -494,102 +440,22 @@ fn run(
                 }
             }
             commit_group(&conn, &cache, &mut batch, listener.get(), tracker);
-            let result = shutdown(&conn, &cache);
+            let result = shutdown(&conn);
             // Closed before answering: once `close` returned, the file is left alone.
             drop(conn);
             let _ = reply.send(result);
             return;
         }
         commit_group(&conn, &cache, &mut batch, listener.get(), tracker);
-        // Upkeep between groups, while no request waits (a slice takes about a millisecond,
-        // which a post arriving meanwhile would wait out), unless the keys in memory pile up.
-        let idle = rx.is_empty();
-        let (keys_due, keys_overdue, filter_due) = {
-            let ids = &cache.borrow().client_ids;
-            (
-                ids.due(limits.client_ids_batch),
-                ids.backlog() >= limits.client_ids_batch.saturating_mul(OVERDUE_BATCHES),
-                ids.filter_due(),
-            )
-        };
-        match upkeep(idle, keys_due, keys_overdue, filter_due, put_off) {
-            Upkeep::Keys => {
-                add_client_ids(&conn, &cache);
-            }
-            Upkeep::Filter => {
-                build_key_filter(&conn, &cache);
-                put_off = 0;
-            }
-            Upkeep::Nothing if filter_due => put_off += 1,
-            Upkeep::Nothing => {}
-        }
     }
     // Every handle is gone: the queue is drained, so just tidy up.
-    if let Err(e) = shutdown(&conn, &cache) {
+    if let Err(e) = shutdown(&conn) {
         tracing::warn!(error = %e, "closing the chat database failed");
     }
 }
 
-/// What the writer does between two groups.
-#[derive(Debug, PartialEq, Eq)]
-enum Upkeep {
-    /// Add a slice of idempotency keys to the file.
-    Keys,
-    /// Take a step of building the key filter.
-    Filter,
-    Nothing,
-}
-
-/// Picks the upkeep after a group: a slice of keys when due, if no request is queued (`idle`)
-/// or the keys are overdue; else a step of the filter when due, if idle or put off for
-/// [`FILTER_PUT_OFF`] groups already.
-fn upkeep(
-    idle: bool,
-    keys_due: bool,
-    keys_overdue: bool,
-    filter_due: bool,
-    put_off: usize,
-) -> Upkeep {
-    if keys_due && (idle || keys_overdue) {
-        Upkeep::Keys
-    } else if filter_due && (idle || put_off >= FILTER_PUT_OFF) {
-        Upkeep::Filter
-    } else {
-        Upkeep::Nothing
-    }
-}
-
-/// Writes a slice of the idempotency keys to the file, between two groups (see
-/// [`crate::client_ids`]). Returns whether it wrote anything. A failure only costs time: the
-/// keys stay in memory (and in `messages`), and the next group tries again.
-fn add_client_ids(conn: &Connection, cache: &RefCell<WriterCache>) -> bool {
-    let started = std::time::Instant::now();
-    match cache.borrow_mut().client_ids.step(conn) {
-        Ok(0) => false,
-        Ok(keys) => {
-            tracing::trace!(keys, took = ?started.elapsed(), "idempotency keys added");
-            true
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "adding idempotency keys to the chat database failed");
-            false
-        }
-    }
-}
-
-/// One step of building the Bloom filter of the idempotency keys, between two groups (see
-/// [`crate::key_filter`]). A failure only costs time: lookups go to the table meanwhile.
-fn build_key_filter(conn: &Connection, cache: &RefCell<WriterCache>) {
-    if let Err(e) = cache.borrow_mut().client_ids.filter_step(conn) {
-        let e = chat_core::StoreError::from(e);
-        tracing::warn!(error = %e, "reading idempotency keys for their filter failed");
-    }
-}
-
-/// Final checkpoint so the main file holds everything and the WAL is truncated; the
-/// idempotency keys are added first, so the next start has none to read back.
-fn shutdown(conn: &Connection, cache: &RefCell<WriterCache>) -> Result<(), SqliteError> {
-    while add_client_ids(conn, cache) {}
+/// Final checkpoint so the main file holds everything and the WAL is truncated.
+fn shutdown(conn: &Connection) -> Result<(), SqliteError> {
     conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(())
 }
@@ -719,30 +585,6 @@ mod tests {
     use crate::error::Fail;
     use std::future::Future;
 
-    #[test]
-    fn upkeep_waits_for_an_empty_queue_unless_overdue_or_put_off_too_long() {
-        use Upkeep::{Filter, Keys, Nothing};
-        // (idle, keys due, keys overdue, filter due, groups put off) -> upkeep
-        let cases = [
-            ((true, true, false, false, 0), Keys),
-            ((false, true, false, false, 0), Nothing),
-            ((false, true, true, false, 0), Keys),
-            ((true, true, false, true, 0), Keys),
-            ((true, false, false, true, 0), Filter),
-            ((false, false, false, true, FILTER_PUT_OFF - 1), Nothing),
-            ((false, false, false, true, FILTER_PUT_OFF), Filter),
-            ((false, true, false, true, FILTER_PUT_OFF), Filter),
-            ((true, false, false, false, FILTER_PUT_OFF), Nothing),
-        ];
-        for ((idle, due, overdue, filter, put_off), expected) in cases {
-            assert_eq!(
-                upkeep(idle, due, overdue, filter, put_off),
-                expected,
-                "idle {idle}, keys due {due}, overdue {overdue}, filter due {filter}, put off {put_off}"
-            );
-        }
-    }
-
     fn tracker() -> Arc<Tracker> {
         Arc::new(Tracker::new(Watermarks::default(), Watermarks::default()))
     }
@@ -795,7 +637,7 @@ mod tests {
         let conn = Connection::open(dir.join("w.db")).unwrap();
         conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
             .unwrap();
-        Writer::start(conn, 64, 64, 64, tracker()).unwrap()
+        Writer::start(conn, 64, 64, tracker()).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
