@@ -230,8 +230,10 @@ impl MessageStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::error::Fail;
+    use crate::writer::tests::{hold_writer, in_one_group};
     use chat_core::{NewRoom, NewUser, RoomStore, User, UserStore};
-    use std::time::Duration;
+    use std::future::Future;
+    use std::pin::Pin;
 
     async fn setup(store: &SqliteStore) -> (User, RoomId, RoomId) {
         let user = store
@@ -269,17 +271,13 @@ mod tests {
         }
     }
 
-    /// Holds the writer busy so that the requests sent meanwhile share the next group.
-    fn hold_writer(store: &SqliteStore) -> tokio::task::JoinHandle<StoreResult<()>> {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .write(|_| {
-                    std::thread::sleep(Duration::from_millis(100));
-                    Ok(())
-                })
-                .await
-        })
+    /// A request of a group made with [`in_one_group`]: a post's answer, or `None` for
+    /// another request that succeeded.
+    type Request = Pin<Box<dyn Future<Output = StoreResult<Option<Posted>>> + Send>>;
+
+    fn post_to(store: &SqliteStore, room: RoomId, user: &User, body: &str) -> Request {
+        let (store, message) = (store.clone(), new(room, user, body));
+        Box::pin(async move { store.post_message(message).await.map(Some) })
     }
 
     async fn seqs(store: &SqliteStore, room: RoomId) -> (Vec<i64>, i64) {
@@ -302,37 +300,43 @@ mod tests {
 
         // One group: posts around a request that moves last_seq and then fails, a post to
         // a missing room, and the deletion of room b after a post to it.
-        let busy = hold_writer(&store);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let failing = {
+        let (busy, release) = hold_writer(store.inner_writer()).await;
+        let failing: Request = {
             let store = store.clone();
-            async move {
+            Box::pin(async move {
                 store
                     .write(move |c| {
                         c.execute("UPDATE rooms SET last_seq = 100 WHERE id = ?1", [a.0])?;
                         Err::<(), Fail>(StoreError::Conflict(chat_core::Conflict::RoomName).into())
                     })
                     .await
-            }
+                    .map(|()| None)
+            })
         };
-        let (p1, p2, f, p3, missing, pb, del, p4) = tokio::join!(
-            store.post_message(new(a, &user, "1")),
-            store.post_message(new(a, &user, "2")),
+        let delete_b: Request = {
+            let store = store.clone();
+            Box::pin(async move { store.delete_room(b).await.map(|()| None) })
+        };
+        let requests = vec![
+            post_to(&store, a, &user, "1"),
+            post_to(&store, a, &user, "2"),
             failing,
-            store.post_message(new(a, &user, "3")),
-            store.post_message(new(RoomId(999), &user, "x")),
-            store.post_message(new(b, &user, "b1")),
-            store.delete_room(b),
-            store.post_message(new(a, &user, "4")),
-        );
+            post_to(&store, a, &user, "3"),
+            post_to(&store, RoomId(999), &user, "x"),
+            post_to(&store, b, &user, "b1"),
+            delete_b,
+            post_to(&store, a, &user, "4"),
+        ];
+        let [p1, p2, f, p3, missing, pb, del, p4]: [_; 8] =
+            in_one_group(requests, release).await.try_into().unwrap();
         busy.await.unwrap().unwrap();
         assert!(f.is_err());
         assert!(matches!(missing, Err(StoreError::NotFound(Entity::Room))));
-        assert_eq!(pb.unwrap().message.seq, Seq(1));
-        del.unwrap();
+        assert_eq!(pb.unwrap().unwrap().message.seq, Seq(1));
+        assert!(del.unwrap().is_none());
         let got: Vec<i64> = [p1, p2, p3, p4]
             .into_iter()
-            .map(|p| p.unwrap().message.seq.0)
+            .map(|p| p.unwrap().unwrap().message.seq.0)
             .collect();
         assert_eq!(got, [1, 2, 3, 4]);
         assert_eq!(seqs(&store, a).await, (vec![1, 2, 3, 4], 4));
@@ -341,8 +345,8 @@ mod tests {
             store.post_message(new(b, &user, "b2")).await,
             Err(StoreError::NotFound(Entity::Room))
         ));
-        // Repeats are answered with the original, found by the failing INSERT (or, for a
-        // missing room, by looking the client id up), and take no seq.
+        // Repeats are answered with the original, found after the unique index refused the
+        // INSERT (or, for a missing room, by looking the client id up), and take no seq.
         let (again, again_elsewhere, fresh) = tokio::join!(
             store.post_message(new(a, &user, "2")),
             store.post_message(new(b, &user, "3")),
@@ -356,16 +360,24 @@ mod tests {
 
         // A group that fails as a whole: its posts are answered with an error and their
         // seqs are handed out again.
-        let busy = hold_writer(&store);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let (p5, boom, p6) = tokio::join!(
-            store.post_message(new(a, &user, "5")),
-            store.write(|c| {
-                c.execute_batch("ROLLBACK")?;
-                Ok(())
-            }),
-            store.post_message(new(a, &user, "6")),
-        );
+        let (busy, release) = hold_writer(store.inner_writer()).await;
+        let boom: Request = {
+            let store = store.clone();
+            Box::pin(async move {
+                store
+                    .write(|c| {
+                        c.execute_batch("ROLLBACK")?;
+                        Ok(None)
+                    })
+                    .await
+            })
+        };
+        let requests = vec![
+            post_to(&store, a, &user, "5"),
+            boom,
+            post_to(&store, a, &user, "6"),
+        ];
+        let [p5, boom, p6]: [_; 3] = in_one_group(requests, release).await.try_into().unwrap();
         busy.await.unwrap().unwrap();
         assert!(
             p5.is_err() && boom.is_err() && p6.is_err(),

@@ -16,7 +16,7 @@ mod cache;
 mod group;
 mod job;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tx;
 
 pub(crate) use tx::WriteTx;

@@ -1,5 +1,6 @@
-//! Tests of the writer: groups, savepoints and their rollbacks, with a gate that makes a group
-//! out of chosen requests ([`hold_writer`], [`in_one_group`]).
+//! Tests of the writer: groups, savepoints and their rollbacks, and the gate that makes a
+//! group out of chosen requests ([`hold_writer`], [`in_one_group`]), which other modules'
+//! tests use too.
 
 use super::Writer;
 use crate::error::Fail;
@@ -17,7 +18,7 @@ fn tracker() -> Arc<Tracker> {
 /// Holds the writer thread in a request until released, so that the requests queued
 /// meanwhile are taken together as one group. Returns the held request's task once the
 /// writer runs it, and the release.
-async fn hold_writer(
+pub(crate) async fn hold_writer(
     writer: &Writer,
 ) -> (
     tokio::task::JoinHandle<StoreResult<()>>,
@@ -40,7 +41,7 @@ async fn hold_writer(
 
 /// Sends each request to the writer (the first poll of `write` queues it), releases the
 /// held writer, then awaits the answers: the requests form one group, in this order.
-async fn in_one_group<F: Future + Unpin>(
+pub(crate) async fn in_one_group<F: Future + Unpin>(
     mut requests: Vec<F>,
     release: std::sync::mpsc::Sender<()>,
 ) -> Vec<F::Output> {
