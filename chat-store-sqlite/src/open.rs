@@ -100,8 +100,7 @@ pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
     conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
     configure_common(&conn, options)?;
     // No memory map for the writer: with one, SQLite searches the WAL index on every page
-    // access before its page cache (`getPageMMap`), which cost the writer about 7k
-    // instructions per post; without, cached pages are found first.
+    // access before its page cache (`getPageMMap`); without, cached pages are found first.
     conn.pragma_update(None, "mmap_size", 0)?;
     migrations::migrate(&mut conn, path)?;
     Ok(conn)
