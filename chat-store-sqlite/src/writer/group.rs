@@ -29,9 +29,10 @@ use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([])?;
-    Ok(())
+/// Runs a statement of the group's own (BEGIN, SAVEPOINT, ...); the error says which failed.
+fn exec(conn: &Connection, sql: &str) -> Result<(), String> {
+    let run = || conn.prepare_cached(sql)?.execute([]);
+    run().map(drop).map_err(|e| format!("{sql} failed: {e}"))
 }
 
 /// Runs a batch in one transaction, reports it to the indexer, announces its posts, then
@@ -99,7 +100,7 @@ fn run_group(
             .store_seqs(conn)
             .map_err(|e| format!("storing the rooms' last seqs failed: {e}"))
     };
-    exec(conn, "BEGIN IMMEDIATE").map_err(|e| format!("BEGIN failed: {e}"))?;
+    exec(conn, "BEGIN IMMEDIATE")?;
     let tx = WriteTx {
         conn,
         written: Cell::new(Watermarks::default()),
@@ -109,24 +110,14 @@ fn run_group(
     };
     for job in batch.iter_mut() {
         let queued = tx.queued();
-        if !job.savepoint() {
-            let changes = conn.total_changes();
-            let ok = job.run(&tx);
-            if conn.is_autocommit() {
-                return Err("SQLite rolled the transaction back".into());
-            }
-            if !ok {
-                tx.drop_queued(queued);
-                if conn.total_changes() != changes {
-                    return Err("a failed request without a savepoint left changes".into());
-                }
-            }
-            continue;
+        let savepoint = job.savepoint();
+        if savepoint {
+            // A rollback to the savepoint drops the counters: write them first, so that it
+            // cannot lose those of the requests before.
+            store_seqs()?;
+            exec(conn, "SAVEPOINT request")?;
         }
-        // A rollback to the savepoint drops the counters: write them first, so that it
-        // cannot lose those of the requests before.
-        store_seqs()?;
-        exec(conn, "SAVEPOINT request").map_err(|e| format!("SAVEPOINT failed: {e}"))?;
+        let changes = conn.total_changes();
         let ok = job.run(&tx);
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back (e.g. disk full): the group is lost.
@@ -134,13 +125,19 @@ fn run_group(
         }
         if !ok {
             tx.drop_queued(queued);
-            exec(conn, "ROLLBACK TO request").map_err(|e| format!("ROLLBACK TO failed: {e}"))?;
-            cache.borrow_mut().clear();
+            if savepoint {
+                exec(conn, "ROLLBACK TO request")?;
+                cache.borrow_mut().clear();
+            } else if conn.total_changes() != changes {
+                return Err("a failed request without a savepoint left changes".into());
+            }
         }
-        exec(conn, "RELEASE request").map_err(|e| format!("RELEASE failed: {e}"))?;
+        if savepoint {
+            exec(conn, "RELEASE request")?;
+        }
     }
     store_seqs()?;
-    exec(conn, "COMMIT").map_err(|e| format!("COMMIT failed: {e}"))?;
+    exec(conn, "COMMIT")?;
     let written = tx.written.get();
     Ok((
         tx.posted.map(RefCell::into_inner).unwrap_or_default(),
