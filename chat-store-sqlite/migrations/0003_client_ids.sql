@@ -1,12 +1,6 @@
 -- Migration 3: the idempotency keys of posts move out of the unique index on
--- messages (author_id, client_id) into a table of their own that the writer fills in bulk
--- (see src/client_ids.rs). The index took one insert per post at the author's place in the
--- tree: with many authors, every group commit wrote one scattered index page per post (about
--- 17 of the 28 pages a group of 17 posts wrote to the WAL), and the checkpointer copied them
--- all again. The writer now remembers the client ids of the posts above the table's watermark
--- in memory and adds them to the table every few thousand posts, sorted, so that each
--- author's entries land on a page or two. After a crash, those above the watermark are read
--- back from `messages` (which keeps every post's client_id).
+-- messages (author_id, client_id) into a table of their own, `client_ids`, with a watermark
+-- saying up to which message id it is complete. (Migration 4 returns them to a unique index.)
 
 DROP INDEX messages_author_client;
 

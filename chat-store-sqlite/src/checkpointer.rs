@@ -1,14 +1,9 @@
 //! The checkpointer: a thread with its own connection that copies the WAL back into the main
-//! file (`PRAGMA wal_checkpoint(PASSIVE)`) every few milliseconds. A checkpoint ends with
-//! fsyncs; done by the writer at commit (SQLite's default) it would stall every write queued
-//! behind it, done here it runs beside the writer on another core and keeps the WAL short.
-//!
-//! Short checkpoints still disturb the writer (its WAL writes wait behind the fsync's journal
-//! commit), and a checkpoint's cost grows with the WAL it copies: at 20k posts/s, every 2 s
-//! gave the chat server a p99 of ~95 ms, every 100 ms 10-13 ms (p99.9 17-22 ms), every 10-30
-//! ms ~9.3 ms (p99.9 12-15 ms). On a faster machine at 20k posts/s (400k deliveries/s), four
-//! runs each in alternation: every 25 ms p99 5.4-6.6 ms (p99.9 10.3-12.7), every 10 ms 4.8-6.5
-//! ms (p99.9 8.1-10.7), lower in each pair, for 1.5% more CPU. Hence the default of 10 ms.
+//! file (`PRAGMA wal_checkpoint(PASSIVE)`) every
+//! [`SqliteOptions::checkpoint_interval`](crate::SqliteOptions::checkpoint_interval). A
+//! checkpoint ends with fsyncs: done by the writer at commit (SQLite's default) it would stall
+//! every write queued behind it; here it runs beside the writer, and checkpointing often keeps
+//! each one short.
 
 use crate::error::SqliteError;
 use rusqlite::Connection;

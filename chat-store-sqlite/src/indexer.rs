@@ -1,44 +1,38 @@
 //! The indexer: keeps the full-text index in the search file (see [`crate::search_file`]) up to
-//! date with the messages, on a thread of its own, so that the writer never indexes: its
-//! posts cost about half as much without (tokenizing, and an index flush and merges at every
-//! group commit).
+//! date with the messages, on a thread of its own, so that the writer never indexes
+//! (tokenizing, and an index flush and merges at every group commit, would cost about as much
+//! as the post itself, on the thread every write waits for).
 //!
 //! The thread owns a read connection to the database and the write connection to the search
 //! file. Each batch is one transaction of the search file: it applies the rows of
-//! `search_changes` after the `changes` watermark (the writer appends a row in the
-//! transaction of every edit, message deletion and room deletion: posts never touch it), then
-//! indexes the messages after the `messages` watermark (`id > upto`, in id order: ids are
-//! AUTOINCREMENT, so they only grow and are never reused), up to
+//! `search_changes` after the `changes` watermark (the writer appends one in the transaction
+//! of every edit, message deletion and room deletion; posts never touch it), then indexes the
+//! messages after the `messages` watermark (ids are AUTOINCREMENT: they only grow), up to
 //! [`SqliteOptions::index_batch`](crate::SqliteOptions::index_batch) of each, and records the
 //! new watermarks with them. Both are read in one snapshot of the database, copied out (at
-//! most [`BATCH_BYTES`] of bodies) and the snapshot ended before the indexing: a read
-//! transaction keeps the checkpointer from passing it, so the WAL would grow for as long as
-//! the batch's tokenizing and index writes take. A change of a
-//! message at or below the `messages` watermark deletes its entry and indexes its current body
-//! (if it is not deleted); above, nothing is needed (it will be read in its current form).
-//! A deleted room's entries are found by the room prefix of their words (see
-//! [`crate::search`]). A crash loses at most the batch in flight, and the watermarks say
-//! where to resume: the thread catches up at open. When a batch finds less than its limit, the
-//! `messages` watermark moves up to the highest id the writer had reported before the snapshot
-//! began, even if no row is left to read there (that message, or its room, may be deleted
-//! already), so that a search waiting for it is never stuck. When the writer appends a change,
-//! it deletes those below the published `changes` watermark: the log stays short.
+//! most [`BATCH_BYTES`] of bodies) and the snapshot ended before the indexing, so that the
+//! read does not hold back checkpoints. A change of a message at or below the `messages`
+//! watermark redoes its entry; above, nothing is needed. A deleted room's entries are found by
+//! the room prefix of their words (see [`crate::search`]). When a batch finds less than its
+//! limit, the `messages` watermark moves up to the highest id the writer had reported before
+//! the snapshot, even if that message is gone already, so that no search waits for it forever.
+//! The writer deletes the changes below the published `changes` watermark.
 //!
 //! The writer reports, after every COMMIT and before answering, the highest message id and
-//! change seq it committed ([`Tracker::committed`]: two atomics and, when the indexer is not
-//! already due, an unpark; it never blocks). The indexer then indexes promptly; while posts
-//! keep coming it lingers for
+//! change seq it committed ([`Tracker::committed`]: two atomics and at most an unpark). The
+//! indexer then indexes promptly; while posts keep coming it lingers for
 //! [`SqliteOptions::index_linger`](crate::SqliteOptions::index_linger) from the start of each
-//! round, so that batches stay large under load (that is what makes the index cheap: one flush
-//! and fewer merges per batch instead of per group commit).
-//!
+//! round, so that batches stay large under load (one flush and fewer merges per batch).
 //! Searches must see every post acknowledged before them: [`Indexer::caught_up`] compares the
-//! indexer's published watermarks with the writer's committed ones in memory, and only when
-//! the index is behind wakes the indexer (ending any linger) and waits for it.
+//! published watermarks with the committed ones in memory, and only when the index is behind
+//! wakes the indexer (ending any linger) and waits for it.
 //!
-//! Measured with callgrind on the `post_loop` example (64 posters), the indexer spends about
-//! 21k instructions per message in batches of the native size (about 1,200 to 2,000 messages
-//! under that load): tokenizing about 4k, the index text 3k, the flushes 6k and the merges 4k.
+//! Crashes: a batch is atomic with its watermarks, so the indexer resumes where the file says.
+//! A search file that does not fit the database (it claims messages or changes the database
+//! lacks, or needs changes already deleted) is rebuilt from zero. Not detected: if a power
+//! loss takes the last transactions of the database but not those of the search file, a lost
+//! edit may stay in its message's entry until the message changes again (search checks bodies,
+//! so it never returns the message for words it does not hold).
 
 use crate::error::DbResult;
 use crate::search::{room_expression, write_index_text};

@@ -15,114 +15,53 @@
 //! ```
 //!
 //! ## Parts
-//! - [`SqliteStore`] (this file): the handle, its [`SqliteOptions`], `open` and `close`.
-//! - `error`: [`SqliteError`], typed errors of opening and closing.
+//! - [`SqliteStore`] (this file): the handle, its [`SqliteOptions`], `open` and `close`;
+//!   `error`: [`SqliteError`].
 //! - `open`: refuses files that are not ours *before writing anything* (not SQLite, another
-//!   application's, a newer schema), then configures WAL, `synchronous=NORMAL`,
-//!   `foreign_keys=ON`, `busy_timeout`, and migrates.
-//! - `migrations` and `migrations/*.sql`: versioned schema, embedded; the version is
-//!   `PRAGMA user_version` (see [`SCHEMA_VERSION`]).
-//! - `writer`: one thread owning the write connection, fed by a bounded channel; group
-//!   commit of everything queued, one SAVEPOINT per request (none for posts), answers after
-//!   COMMIT; keeps the rooms' seq counters, usernames and checked memberships in memory.
-//! - `client_ids`: the idempotency keys of posts, kept by the writer in memory and added to
-//!   their table in sorted batches between groups.
-//! - `key_filter`: a Bloom filter of the keys in that table, built by the writer between
-//!   groups, so that a post with a new client id does not look it up in the table.
-//! - `readers`: a few threads owning read connections (with the search file attached), so
-//!   reads never block the reactor.
+//!   application's, a newer schema), configures WAL, `synchronous=NORMAL`, foreign keys and
+//!   `busy_timeout`, and migrates (`migrations`, `migrations/*.sql`, versioned by
+//!   `PRAGMA user_version`, see [`SCHEMA_VERSION`]).
+//! - `writer`: one thread owning the write connection, fed by a bounded channel; group commit
+//!   of everything queued, answers after COMMIT.
+//! - `readers`: threads owning read connections, so reads never block the reactor.
 //! - `checkpointer`: a thread that checkpoints the WAL beside the writer, so checkpoint
 //!   fsyncs never stall commits.
-//! - `search_file`: the full-text index's own file, `<database>-search`: checked against the
-//!   database at open, rebuilt from zero when missing, unreadable, not ours, of another
-//!   version, of another database (a random token links the two) or not fitting the database.
-//! - `indexer`: a thread that keeps that index up to date from the database in batches, off
-//!   the write path; searches wait for it to hold every post acknowledged before them.
-//! - `sql`: the text of every statement (prepared once per connection with
-//!   `prepare_cached`); `rows`: rows to domain values.
-//! - `users`, `sessions`, `rooms`, `messages`, `search`: the four `chat_core` store traits,
-//!   search on an FTS5 index.
+//! - `search_file` and `indexer`: the full-text index lives in its own file, written by its own
+//!   thread off the write path; searches wait for it to hold every post acknowledged before
+//!   them (see `search`).
+//! - `sql`: the text of every statement (prepared once per connection); `rows`: rows to
+//!   domain values; `users`, `sessions`, `rooms`, `messages`, `search`: the `chat_core` store
+//!   traits.
 //!
-//! ## Write path and its costs
-//! A post is: the author's name (cached by the writer: usernames never change), the next seq
-//! from the writer's in-memory counter of `rooms.last_seq` (written back once per room per
-//! group, before COMMIT), a lookup of its client id (idempotency: the writer's memory, then
-//! a Bloom filter of the `client_ids` table, which rules out about 99% of new keys, then the
-//! table), and the insert. No index is written per post but the room's
-//! (room, seq): the client-id keys go to their table in batches (see `client_ids`; a unique
-//! index on (author, client_id) wrote one page per post at the author's place in the tree,
-//! which made a third of the WAL), and the full-text index is not written on this path (see
-//! the next section). Several SQLite behaviours shape the code:
+//! ## Write path
+//! A post reads the author's name, the room's next seq and the membership from the writer's
+//! memory (see `writer`), then inserts one row: that writes the (room, seq) index and, with a
+//! client id, the partial unique index on (author, client_id), which refuses a repeated post
+//! before anything is written (it is then answered with the original). Several SQLite
+//! behaviours shape the code:
 //! - Every page first changed under a savepoint or a statement journal is copied to that
-//!   journal: posts, whose only write is one single-row INSERT, run without a savepoint (see
-//!   `writer`), and the hot statements use `OR FAIL` while the foreign keys of `messages` are
-//!   `DEFERRABLE INITIALLY DEFERRED` (checked at COMMIT; the writer checks room and author
-//!   first anyway), so no statement journal is opened.
-//! - `RETURNING` collects its rows in an ephemeral table (a b-tree opened and a page zeroed
-//!   per statement), so the hot path uses `last_insert_rowid` instead.
+//!   journal: posts, whose only write is one single-row INSERT, run without a savepoint, and
+//!   the hot statements use `OR FAIL` while the foreign keys of `messages` are deferred
+//!   (checked at COMMIT; the writer checks room and author first anyway).
+//! - `RETURNING` collects its rows in an ephemeral table, so the hot path uses
+//!   `last_insert_rowid` instead.
 //! - With a memory map, SQLite searches the WAL index before its page cache on every page
 //!   access, so the writer's connection has none (readers keep theirs).
-//! - SQLite plans a statement with the value bound to its `LIMIT ?`, and re-prepares it at
-//!   every new binding; the statements of the indexer and of search have no LIMIT and stop
-//!   stepping instead.
+//! - SQLite re-prepares a statement at every new binding of its `LIMIT ?`; the statements of
+//!   the indexer and of search have no LIMIT and stop stepping instead.
 //!
-//! ## Search off the write path
-//! FTS5 costs a lot per message: tokenizing, a flush of its pending index to a new segment at
-//! every transaction end, and the merges of those segments. Done by the writer at every group
-//! commit, that was about half of each post, on the one thread every write waits for. So the
-//! index lives in its own file (`search_file`), written by the indexer thread (`indexer`) with
-//! its own connections, beside the writer:
-//! - The writer only reports, after each COMMIT, the highest message id and change seq it
-//!   committed (two atomics and at most an unpark). Posts write nothing else; an edit, a
-//!   message deletion or a room deletion appends a row to `search_changes` in its own
-//!   transaction.
-//! - The indexer reads new messages by id (`id > watermark`: ids are AUTOINCREMENT) and the
-//!   changes after its other watermark from one snapshot of the database, and writes their
-//!   entries and both watermarks in one transaction of the search file, up to
-//!   [`SqliteOptions::index_batch`] of each. It indexes at once when woken after being idle,
-//!   and lingers [`SqliteOptions::index_linger`] between rounds while posts keep coming, so
-//!   that batches stay large under load (one flush per batch, fewer merges).
-//! - A search first compares, in memory, what the writer committed with what the indexer
-//!   published; only when the index is behind does it wake the indexer (ending any linger)
-//!   and wait. It then queries on a read connection with the search file attached, joining
-//!   `messages` for the rows, the room and the deleted flag, and keeps only rows whose
-//!   current body matches (an edit made after the search started may not be indexed yet).
-//! - Crashes: each batch is atomic with its watermarks, so the indexer resumes where the
-//!   file says at the next open. A search file that does not fit the database (it claims
-//!   messages or changes the database does not have, or needs changes already deleted from
-//!   `search_changes`, as after a power loss or a restore of one file) is rebuilt from zero.
-//!   One case is not detected: if a power loss takes the last transactions of the database
-//!   but not those of the search file, an edit lost from the database may stay in its
-//!   message's entry (search then never returns that message for its new words, since the
-//!   bodies are checked, and may miss it for its old ones) until the message changes again.
+//! Costs and how to measure them are in BENCHMARKS.md.
 //!
-//! What it costs (callgrind on the `post_loop` example, 20,000 posts by 64 concurrent posters):
-//! the writer spends about 23k instructions per post, the indexer about 21k in the batches it
-//! reaches under that load (1,200 to 2,000 messages); with one poster, whose every post is a
-//! group of its own, about 68k and 36k (the WAL write of each commit dominates). On a shared
-//! 2-core machine the example posts about 175k posts/s with 64 posters and 12k with one, the
-//! indexer keeping up. The default linger (50 ms, batches of up to 8,192) keeps searches to
-//! milliseconds of waiting (they end a linger, and wait only for the batch it ends in) and
-//! gives the other threads a steadier share of the CPU than longer lingers; a 10 ms linger
-//! costs much more at saturation. Checkpoints run on a separate thread so their fsyncs never
-//! stall commits. The figures and how to reproduce them are in BENCHMARKS.md.
-//!
-//! ## Why rusqlite 0.43 and sqlx side by side
-//! rusqlite and sqlx both link the native SQLite through `libsqlite3-sys`, which declares
-//! `links = "sqlite3"`: Cargo allows only one version of it in a lockfile, counting optional
-//! dependencies. rusqlite 0.43 needs libsqlite3-sys 0.40, while sqlx 0.9's SQLite driver needs
-//! an older one. The workspace therefore uses sqlx with `default-features = false` and only
-//! the `runtime-tokio` and `postgres` features (for `chat-store-postgres`; no `sqlite`, no
-//! `macros`/`migrate`, which would pull sqlx-sqlite in), and this crate uses the current
-//! rusqlite with its bundled SQLite (FTS5 included, no system library needed). We chose that
-//! over pinning an older rusqlite because the embedded store is the default one and should get
-//! the current SQLite and driver; nothing here needs sqlx.
+//! ## Why rusqlite 0.43 beside sqlx
+//! Both link SQLite through `libsqlite3-sys` (`links = "sqlite3"`), of which a lockfile may
+//! hold one version only, optional dependencies included, and sqlx 0.9's SQLite driver needs
+//! an older one than rusqlite 0.43. So the workspace uses sqlx without default features, with
+//! `runtime-tokio` and `postgres` only (for `chat-store-postgres`), and this crate the current
+//! rusqlite with its bundled SQLite (FTS5 included): the default store gets the current SQLite.
 
 mod checkpointer;
-mod client_ids;
 mod error;
 mod indexer;
-mod key_filter;
 mod messages;
 mod migrations;
 mod open;
@@ -185,10 +124,6 @@ pub struct SqliteOptions {
     /// next, so that batches stay large (an idle indexer indexes at once, and a search that
     /// must wait for it ends the wait).
     pub index_linger: Duration,
-    /// Posts the writer lets pass before it adds their idempotency keys (author and client
-    /// id) to the file, in one transaction between two groups; until then it keeps them in
-    /// memory (see the `client_ids` module). Larger batches write fewer pages per post.
-    pub client_ids_batch: usize,
 }
 
 impl Default for SqliteOptions {
@@ -205,7 +140,6 @@ impl Default for SqliteOptions {
             checkpoint_interval: Duration::from_millis(10),
             index_batch: 8_192,
             index_linger: Duration::from_millis(50),
-            client_ids_batch: 4_096,
         }
     }
 }
@@ -280,7 +214,6 @@ impl SqliteStore {
             writer_conn,
             options.write_queue,
             options.max_batch,
-            options.client_ids_batch,
             Arc::clone(&tracker),
         )?;
         let indexer = Indexer::start(

@@ -1,7 +1,7 @@
 //! `MessageStore` for SQLite (search is in [`crate::search`]): the per-room seq comes from the
 //! writer's counter of `rooms.last_seq` (see [`crate::writer`]), taken inside the writer's
-//! transaction, so seqs are gap-free and never repeat; idempotent posts are found by their
-//! (author, client_id) key (see [`crate::client_ids`]).
+//! transaction, so seqs are gap-free and never repeat; a repeated post is found by its
+//! (author, client_id) key, the partial unique index `messages_author_client`.
 
 use crate::error::DbResult;
 use crate::indexer;
@@ -13,7 +13,7 @@ use chat_core::{
     Entity, HistoryPage, Message, MessageId, MessageStore, NewMessage, PostListener, Posted,
     RoomId, SearchQuery, Seq, StoreError, StoreResult, Timestamp,
 };
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use std::sync::Arc;
 
 /// One message by position, on any connection.
@@ -34,21 +34,25 @@ fn message_by_id(conn: &Connection, id: i64) -> DbResult<Option<Message>> {
 
 /// The message an earlier post with the same author and client id created, if it still
 /// exists (one deleted with its room leaves its key free). Without a client id, none.
-fn original(conn: &WriteTx<'_>, new: &NewMessage) -> DbResult<Option<Posted>> {
-    let Some(id) = conn.client_id_message(new.author, new.client_id.as_deref())? else {
+fn original(conn: &Connection, new: &NewMessage) -> DbResult<Option<Posted>> {
+    let Some(client_id) = new.client_id.as_deref() else {
         return Ok(None);
     };
-    Ok(message_by_id(conn, id)?.map(|message| Posted {
+    let message = conn
+        .prepare_cached(sql::MESSAGE_BY_CLIENT_ID)?
+        .query_row(params![new.author.0, client_id], rows::message)
+        .optional()?;
+    Ok(message.map(|message| Posted {
         message,
         duplicate: true,
     }))
 }
 
 /// The post itself, run by the writer inside the group transaction, without a savepoint: only
-/// reads before the one INSERT. A repeat is answered with the original even when posted to
-/// another room, existing or not (an original cannot exist for a missing author). The
-/// membership is checked before, as the trait asks: a non-member is refused even for a
-/// repeated client id.
+/// reads before the one INSERT. A repeat is refused by the unique index before anything is
+/// written, then answered with the original, even when posted to another room, existing or
+/// not (an original cannot exist for a missing author). The membership is checked before, as
+/// the trait asks: a non-member is refused even for a repeated client id.
 fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
     let Some(author_name) = conn.username(new.author)? else {
         return Err(StoreError::NotFound(Entity::User).into());
@@ -62,20 +66,24 @@ fn post(conn: &WriteTx<'_>, new: NewMessage) -> DbResult<Posted> {
     if !conn.is_member(new.room, new.author)? {
         return Err(StoreError::NotMember.into());
     }
-    if let Some(posted) = original(conn, &new)? {
-        return Ok(posted);
-    }
-    conn.prepare_cached(sql::MESSAGE_INSERT)?.execute(params![
+    let inserted = conn.prepare_cached(sql::MESSAGE_INSERT)?.execute(params![
         new.room.0,
         seq,
         new.author.0,
         new.body,
         new.client_id,
         new.created_at.0
-    ])?;
+    ]);
+    if let Err(e) = inserted {
+        if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+            && let Some(posted) = original(conn, &new)?
+        {
+            return Ok(posted);
+        }
+        return Err(e.into());
+    }
     let id = conn.last_insert_rowid();
     conn.take_seq(new.room, seq);
-    conn.note_client_id(new.author, new.client_id.as_deref(), id);
     // Indexed for search by the indexer thread, which learns of it after COMMIT.
     conn.note_message(id);
     let posted = Posted {
@@ -222,8 +230,10 @@ impl MessageStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::error::Fail;
+    use crate::writer::tests::{hold_writer, in_one_group};
     use chat_core::{NewRoom, NewUser, RoomStore, User, UserStore};
-    use std::time::Duration;
+    use std::future::Future;
+    use std::pin::Pin;
 
     async fn setup(store: &SqliteStore) -> (User, RoomId, RoomId) {
         let user = store
@@ -261,17 +271,13 @@ mod tests {
         }
     }
 
-    /// Holds the writer busy so that the requests sent meanwhile share the next group.
-    fn hold_writer(store: &SqliteStore) -> tokio::task::JoinHandle<StoreResult<()>> {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .write(|_| {
-                    std::thread::sleep(Duration::from_millis(100));
-                    Ok(())
-                })
-                .await
-        })
+    /// A request of a group made with [`in_one_group`]: a post's answer, or `None` for
+    /// another request that succeeded.
+    type Request = Pin<Box<dyn Future<Output = StoreResult<Option<Posted>>> + Send>>;
+
+    fn post_to(store: &SqliteStore, room: RoomId, user: &User, body: &str) -> Request {
+        let (store, message) = (store.clone(), new(room, user, body));
+        Box::pin(async move { store.post_message(message).await.map(Some) })
     }
 
     async fn seqs(store: &SqliteStore, room: RoomId) -> (Vec<i64>, i64) {
@@ -294,37 +300,43 @@ mod tests {
 
         // One group: posts around a request that moves last_seq and then fails, a post to
         // a missing room, and the deletion of room b after a post to it.
-        let busy = hold_writer(&store);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let failing = {
+        let (busy, release) = hold_writer(store.inner_writer()).await;
+        let failing: Request = {
             let store = store.clone();
-            async move {
+            Box::pin(async move {
                 store
                     .write(move |c| {
                         c.execute("UPDATE rooms SET last_seq = 100 WHERE id = ?1", [a.0])?;
                         Err::<(), Fail>(StoreError::Conflict(chat_core::Conflict::RoomName).into())
                     })
                     .await
-            }
+                    .map(|()| None)
+            })
         };
-        let (p1, p2, f, p3, missing, pb, del, p4) = tokio::join!(
-            store.post_message(new(a, &user, "1")),
-            store.post_message(new(a, &user, "2")),
+        let delete_b: Request = {
+            let store = store.clone();
+            Box::pin(async move { store.delete_room(b).await.map(|()| None) })
+        };
+        let requests = vec![
+            post_to(&store, a, &user, "1"),
+            post_to(&store, a, &user, "2"),
             failing,
-            store.post_message(new(a, &user, "3")),
-            store.post_message(new(RoomId(999), &user, "x")),
-            store.post_message(new(b, &user, "b1")),
-            store.delete_room(b),
-            store.post_message(new(a, &user, "4")),
-        );
+            post_to(&store, a, &user, "3"),
+            post_to(&store, RoomId(999), &user, "x"),
+            post_to(&store, b, &user, "b1"),
+            delete_b,
+            post_to(&store, a, &user, "4"),
+        ];
+        let [p1, p2, f, p3, missing, pb, del, p4]: [_; 8] =
+            in_one_group(requests, release).await.try_into().unwrap();
         busy.await.unwrap().unwrap();
         assert!(f.is_err());
         assert!(matches!(missing, Err(StoreError::NotFound(Entity::Room))));
-        assert_eq!(pb.unwrap().message.seq, Seq(1));
-        del.unwrap();
+        assert_eq!(pb.unwrap().unwrap().message.seq, Seq(1));
+        assert!(del.unwrap().is_none());
         let got: Vec<i64> = [p1, p2, p3, p4]
             .into_iter()
-            .map(|p| p.unwrap().message.seq.0)
+            .map(|p| p.unwrap().unwrap().message.seq.0)
             .collect();
         assert_eq!(got, [1, 2, 3, 4]);
         assert_eq!(seqs(&store, a).await, (vec![1, 2, 3, 4], 4));
@@ -333,8 +345,8 @@ mod tests {
             store.post_message(new(b, &user, "b2")).await,
             Err(StoreError::NotFound(Entity::Room))
         ));
-        // Repeats are answered with the original, found by the failing INSERT (or, for a
-        // missing room, by looking the client id up), and take no seq.
+        // Repeats are answered with the original, found after the unique index refused the
+        // INSERT (or, for a missing room, by looking the client id up), and take no seq.
         let (again, again_elsewhere, fresh) = tokio::join!(
             store.post_message(new(a, &user, "2")),
             store.post_message(new(b, &user, "3")),
@@ -348,16 +360,24 @@ mod tests {
 
         // A group that fails as a whole: its posts are answered with an error and their
         // seqs are handed out again.
-        let busy = hold_writer(&store);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let (p5, boom, p6) = tokio::join!(
-            store.post_message(new(a, &user, "5")),
-            store.write(|c| {
-                c.execute_batch("ROLLBACK")?;
-                Ok(())
-            }),
-            store.post_message(new(a, &user, "6")),
-        );
+        let (busy, release) = hold_writer(store.inner_writer()).await;
+        let boom: Request = {
+            let store = store.clone();
+            Box::pin(async move {
+                store
+                    .write(|c| {
+                        c.execute_batch("ROLLBACK")?;
+                        Ok(None)
+                    })
+                    .await
+            })
+        };
+        let requests = vec![
+            post_to(&store, a, &user, "5"),
+            boom,
+            post_to(&store, a, &user, "6"),
+        ];
+        let [p5, boom, p6]: [_; 3] = in_one_group(requests, release).await.try_into().unwrap();
         busy.await.unwrap().unwrap();
         assert!(
             p5.is_err() && boom.is_err() && p6.is_err(),

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_search_file.sql"),
     include_str!("../migrations/0003_client_ids.sql"),
+    include_str!("../migrations/0004_client_id_index.sql"),
 ];
 
 /// The newest schema version this code knows.

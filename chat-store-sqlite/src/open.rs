@@ -100,20 +100,10 @@ pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
     conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
     configure_common(&conn, options)?;
     // No memory map for the writer: with one, SQLite searches the WAL index on every page
-    // access before its page cache (`getPageMMap`), which cost the writer about 7k
-    // instructions per post; without, cached pages are found first.
+    // access before its page cache (`getPageMMap`); without, cached pages are found first.
     conn.pragma_update(None, "mmap_size", 0)?;
     migrations::migrate(&mut conn, path)?;
     Ok(conn)
-}
-
-/// A migrated write connection to a new database in a temporary directory (kept alive by the
-/// returned guard), for unit tests.
-#[cfg(test)]
-pub(crate) fn scratch_writer() -> (tempfile::TempDir, Connection) {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_writer(&dir.path().join("scratch.db"), &SqliteOptions::default()).unwrap();
-    (dir, conn)
 }
 
 /// Opens the checkpointer's connection to an already migrated file.

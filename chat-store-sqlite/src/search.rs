@@ -7,18 +7,14 @@
 //! interpreted) and with `*` for prefix matching. Message ids grow with seq inside a room, so
 //! "newest first" and "before seq" are rowid order and a rowid bound, both served by the index.
 //!
-//! The index is not written by the writer: it lives in its own file ([`crate::search_file`]),
-//! kept up to date off the write path by the indexer thread ([`crate::indexer`]), which builds
-//! each entry with [`write_index_text`]. That took the index's cost (tokenizing, and a flush
-//! and merges at every group commit: about half of each post, 27k of 54k instructions under
-//! callgrind) off the writer, the one thread every write waits for. A search therefore first
-//! makes sure the index holds every message and change committed before it started
-//! ([`crate::indexer::Indexer::caught_up`]: an in-memory comparison when nothing is pending),
-//! then runs on a read connection with the search file attached as `search`: its snapshot of
-//! the search file first, then of the database, so the database holds every message the index
-//! refers to. The rows, the room and the deleted flag come from `messages`; a returned body
-//! must also match the query as it is now, since an edit made after the search started may not
-//! be indexed yet.
+//! The index lives in its own file ([`crate::search_file`]), kept up to date off the write
+//! path by the indexer thread ([`crate::indexer`]), which builds each entry with
+//! [`write_index_text`]. A search first makes sure the index holds every message and change
+//! committed before it started ([`crate::indexer::Indexer::caught_up`]), then runs on a read
+//! connection with the search file attached as `search`, taking its snapshot of the search
+//! file before that of the database, so the database holds every message the index refers to.
+//! Rows, room and deleted flag come from `messages`, and a returned body must still match the
+//! query (an edit made after the search started may not be indexed yet).
 
 use crate::rows;
 use crate::{SqliteStore, sql};

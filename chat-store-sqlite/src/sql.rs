@@ -113,22 +113,15 @@ pub(crate) const ROOMS_OF_USER: &str = concat!(
     " FROM members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ?1 ORDER BY r.name_key"
 );
 
-// Idempotency keys (see `client_ids`).
-pub(crate) const CLIENT_ID_MESSAGE: &str =
-    "SELECT message_id FROM client_ids WHERE author_id = ?1 AND client_id = ?2";
-pub(crate) const CLIENT_IDS_UPTO: &str = "SELECT upto FROM client_ids_state WHERE id = 1";
-pub(crate) const CLIENT_IDS_ABOVE: &str = "SELECT id, author_id, client_id FROM messages \
-     WHERE id > ?1 AND client_id IS NOT NULL ORDER BY id";
-pub(crate) const CLIENT_ID_INSERT: &str = "INSERT OR REPLACE INTO client_ids \
-     (author_id, client_id, message_id) VALUES (?1, ?2, ?3)";
-pub(crate) const CLIENT_IDS_SET_UPTO: &str = "UPDATE client_ids_state SET upto = ?1 WHERE id = 1";
-pub(crate) const CLIENT_IDS_AFTER: &str = "SELECT author_id, client_id FROM client_ids \
-     WHERE (author_id, client_id) > (?1, ?2) ORDER BY author_id, client_id LIMIT ?3";
-
 // Messages.
 pub(crate) const MESSAGE_BY_SEQ: &str =
     concat!(message_select!(), "WHERE m.room_id = ?1 AND m.seq = ?2");
 pub(crate) const MESSAGE_BY_ID: &str = concat!(message_select!(), "WHERE m.id = ?1");
+/// An idempotency key: the partial unique index on messages (author_id, client_id).
+pub(crate) const MESSAGE_BY_CLIENT_ID: &str = concat!(
+    message_select!(),
+    "WHERE m.author_id = ?1 AND m.client_id = ?2"
+);
 pub(crate) const ROOM_LAST_SEQ: &str = "SELECT last_seq FROM rooms WHERE id = ?1";
 pub(crate) const ROOM_SET_LAST_SEQ: &str = "UPDATE OR FAIL rooms SET last_seq = ?2 WHERE id = ?1";
 // No RETURNING on the hot path: SQLite collects RETURNING rows in an ephemeral table (a
@@ -239,14 +232,9 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("MEMBER_EXISTS", MEMBER_EXISTS),
     ("MEMBERS_OF_ROOM", MEMBERS_OF_ROOM),
     ("ROOMS_OF_USER", ROOMS_OF_USER),
-    ("CLIENT_ID_MESSAGE", CLIENT_ID_MESSAGE),
-    ("CLIENT_IDS_UPTO", CLIENT_IDS_UPTO),
-    ("CLIENT_IDS_ABOVE", CLIENT_IDS_ABOVE),
-    ("CLIENT_ID_INSERT", CLIENT_ID_INSERT),
-    ("CLIENT_IDS_SET_UPTO", CLIENT_IDS_SET_UPTO),
-    ("CLIENT_IDS_AFTER", CLIENT_IDS_AFTER),
     ("MESSAGE_BY_SEQ", MESSAGE_BY_SEQ),
     ("MESSAGE_BY_ID", MESSAGE_BY_ID),
+    ("MESSAGE_BY_CLIENT_ID", MESSAGE_BY_CLIENT_ID),
     ("ROOM_LAST_SEQ", ROOM_LAST_SEQ),
     ("ROOM_SET_LAST_SEQ", ROOM_SET_LAST_SEQ),
     ("MESSAGE_INSERT", MESSAGE_INSERT),
