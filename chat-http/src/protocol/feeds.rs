@@ -11,7 +11,6 @@
 //! ends; a feed that ends or fails closes the connection with 1011 (the client resumes with
 //! `after_seq`).
 
-use super::connection::GoneRooms;
 use super::frames::{self, ServerFrame};
 use super::outbound::{CloseSignal, Out, OutboundRx, RoomCommand, Watch, close_code};
 use bytes::Bytes;
@@ -26,10 +25,8 @@ use tokio_stream::StreamMap;
 enum FeedOut {
     /// An encoded event: one frame, or for a run of messages (`MessagesPosted`) their frames
     /// joined by newlines; and how many messages it holds (counted as deliveries; 1 for any
-    /// other event).
+    /// other event). A deleted room's `room_deleted` frame ends its stream.
     Frame(Bytes, u64),
-    /// The room was deleted: its `room_deleted` frame. The stream ends after it.
-    Deleted(Bytes),
     /// The feed ended or failed: the connection closes with this reason. The stream ends.
     Ended(&'static str),
 }
@@ -69,17 +66,15 @@ pub(crate) struct Feeds {
     map: StreamMap<RoomId, FeedStream>,
     me: UserId,
     service: ChatService,
-    gone: Arc<GoneRooms>,
 }
 
 impl Feeds {
-    /// No feeds yet, for a connection of user `me`; deleted rooms are reported to `gone`.
-    pub(crate) fn new(me: UserId, service: ChatService, gone: Arc<GoneRooms>) -> Feeds {
+    /// No feeds yet, for a connection of user `me`.
+    pub(crate) fn new(me: UserId, service: ChatService) -> Feeds {
         Feeds {
             map: StreamMap::new(),
             me,
             service,
-            gone,
         }
     }
 
@@ -107,20 +102,16 @@ impl Feeds {
         self.map = StreamMap::new();
     }
 
-    /// The next frame ready in any feed. Deleted rooms are reported after their frame; a feed
-    /// that ends raises `close` and yields nothing more this round.
+    /// The next frame ready in any feed. A feed that ends raises `close` and yields nothing
+    /// more this round.
     fn poll_frame(&mut self, cx: &mut Context<'_>, close: &CloseSignal) -> Poll<(Bytes, u64)> {
         // An empty map yields `None` at once: nothing is ready (new feeds arrive through the
         // queue, whose waker is registered).
-        let Poll::Ready(Some((room, out))) = Pin::new(&mut self.map).poll_next(cx) else {
+        let Poll::Ready(Some((_, out))) = Pin::new(&mut self.map).poll_next(cx) else {
             return Poll::Pending;
         };
         match out {
             FeedOut::Frame(frames, count) => Poll::Ready((frames, count)),
-            FeedOut::Deleted(frame) => {
-                self.gone.report(room);
-                Poll::Ready((frame, 1))
-            }
             FeedOut::Ended(reason) => {
                 close.close(close_code::INTERNAL, reason, true);
                 Poll::Pending
@@ -174,7 +165,7 @@ async fn next_out(state: Option<FeedState>) -> Option<(FeedOut, Option<FeedState
             }
             Ok(Some(FeedItem::RoomDeleted)) => {
                 let frame = frames::encode(&ServerFrame::RoomDeleted { room: &state.room });
-                return Some((FeedOut::Deleted(frame), None));
+                return Some((FeedOut::Frame(frame, 1), None));
             }
             Ok(None) => {
                 return Some((

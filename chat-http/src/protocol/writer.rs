@@ -430,7 +430,7 @@ mod tests {
             chat_core::Config::for_tests(),
         );
         let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let feeds = Feeds::new(UserId(1), service.clone(), Arc::default());
+        let feeds = Feeds::new(UserId(1), service.clone());
         let (close, metrics, sink) = (
             CloseSignal::new(),
             Arc::new(Metrics::default()),
