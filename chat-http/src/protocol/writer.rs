@@ -13,7 +13,7 @@
 
 use super::batch::{Batch, Joined, MAX_BATCH_BYTES, cut};
 use super::engine::{CLOSE_GRACE, WsOut};
-use super::feeds::{self, Feeds, Next};
+use super::feeds::{self, Feeds};
 use super::outbound::{CloseReason, CloseSignal, Out, OutboundRx, close_code};
 use crate::metrics::Metrics;
 use bytes::Bytes;
@@ -134,7 +134,7 @@ impl Writer {
                     next = poll_fn(|cx| {
                         feeds::poll_next(cx, &mut self.rx, &mut self.feeds, &close)
                     }) => match next {
-                        Some(next) => self.take(next),
+                        Some((frames, count)) => self.held = self.accept(frames, count),
                         None => break Stop::ReaderGone,
                     },
                 }
@@ -184,12 +184,6 @@ impl Writer {
         }
     }
 
-    /// Takes `next` (nothing is held).
-    fn take(&mut self, next: Next) {
-        let (frames, count) = next.into_parts();
-        self.held = self.accept(frames, count);
-    }
-
     /// Hands the held frame and whatever else is ready (up to [`WRITE_BATCH`] frames taken
     /// in all) to the sink, then flushes. `Ok(true)` when it stopped at the limit.
     async fn write<Si>(&mut self, sink: &mut Si, close: &CloseSignal) -> Result<bool, Stop>
@@ -221,9 +215,9 @@ impl Writer {
                     Poll::Ready(feeds::poll_next(cx, &mut self.rx, &mut self.feeds, close))
                 });
                 match next.await {
-                    Poll::Ready(Some(next)) => {
+                    Poll::Ready(Some((frames, count))) => {
                         taken += 1;
-                        self.take(next);
+                        self.held = self.accept(frames, count);
                         continue;
                     }
                     Poll::Ready(None) => return Err(Stop::ReaderGone),
