@@ -30,27 +30,12 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 /// Most frames taken from the sources between two flushes.
 pub const WRITE_BATCH: usize = 64;
 
-/// A frame taken from a source, not yet accepted by the sink.
-enum Held {
-    /// A text frame (or a batch of them) and how many room frames it holds.
-    Text(Bytes, u64),
-    /// A keepalive ping.
-    Ping,
-}
+/// A frame to send, and how many room frames it holds (counted as deliveries once written).
+type Held = (WsOut, u64);
 
-impl Held {
-    /// A finished batch (or a lone frame) and its room frames.
-    fn text((frame, rooms): Joined) -> Held {
-        Held::Text(frame, rooms)
-    }
-
-    /// What to send, and how many room frames it holds (counted as deliveries when written).
-    fn into_out(self) -> (WsOut, u64) {
-        match self {
-            Held::Text(frame, rooms) => (WsOut::Text(frame), rooms),
-            Held::Ping => (WsOut::Ping(Bytes::new()), 0),
-        }
-    }
+/// A text frame (or a batch of them) to send, and its room frames.
+fn text((frame, rooms): Joined) -> Held {
+    (WsOut::Text(frame), rooms)
 }
 
 /// Why the write loop stopped.
@@ -130,7 +115,7 @@ impl Writer {
                 tokio::select! {
                     biased;
                     () = poll_fn(|cx| close.poll_closed(cx)) => break Stop::Closed,
-                    _ = self.ping.tick() => self.held = Some(Held::Ping),
+                    _ = self.ping.tick() => self.held = Some((WsOut::Ping(Bytes::new()), 0)),
                     next = poll_fn(|cx| {
                         feeds::poll_next(cx, &mut self.rx, &mut self.feeds, &close)
                     }) => match next {
@@ -198,8 +183,7 @@ impl Writer {
                     .await
                     .map_err(failed)?;
                 // Taken only now: a write cut short keeps the frame.
-                if let Some(held) = self.held.take() {
-                    let (out, rooms) = held.into_out();
+                if let Some((out, rooms)) = self.held.take() {
                     sink.start_send_unpin(out).map_err(failed)?;
                     self.room_frames += rooms;
                 }
@@ -225,7 +209,7 @@ impl Writer {
                 }
             }
             match self.batch.as_mut().and_then(|b| b.take()) {
-                Some(joined) => self.held = Some(Held::text(joined)),
+                Some(joined) => self.held = Some(text(joined)),
                 None => break,
             }
         }
@@ -244,12 +228,12 @@ impl Writer {
             Some(batch) => {
                 let ((head, n), rest) = cut(frames, count, MAX_BATCH_BYTES);
                 self.rest = rest;
-                batch.push(head, n).map(Held::text)
+                batch.push(head, n).map(text)
             }
             None => {
                 let ((head, n), rest) = cut(frames, count, 0);
                 self.rest = rest;
-                Some(Held::Text(head, n))
+                Some(text((head, n)))
             }
         }
     }
@@ -277,12 +261,11 @@ impl Writer {
         while let Some((frames, count)) = self.rest.take() {
             held.extend(self.accept(frames, count));
         }
-        held.extend(self.batch.as_mut().and_then(|b| b.take()).map(Held::text));
+        held.extend(self.batch.as_mut().and_then(|b| b.take()).map(text));
         let (rx, metrics) = (&mut self.rx, &self.metrics);
         let finish = async {
             if reason.drain {
-                for held in held {
-                    let (out, rooms) = held.into_out();
+                for (out, rooms) in held {
                     sink.feed(out).await?;
                     metrics.deliveries.fetch_add(rooms, Ordering::Relaxed);
                 }
