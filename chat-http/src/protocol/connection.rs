@@ -210,22 +210,23 @@ impl Connection {
 
     /// Handles a parsed frame; a refusal names its room and client id.
     async fn dispatch(&mut self, frame: ClientFrame, text: &[u8]) {
+        let Err(e) = self.handle(&frame).await else {
+            return;
+        };
         let (room, client_id) = match &frame {
             ClientFrame::Send {
                 room, client_id, ..
-            } => (Some(room.clone()), client_id.clone()),
+            } => (Some(room), client_id.as_deref()),
             ClientFrame::Join { room, .. }
             | ClientFrame::Leave { room }
             | ClientFrame::Edit { room, .. }
             | ClientFrame::Delete { room, .. }
             | ClientFrame::Typing { room }
-            | ClientFrame::History { room, .. } => (Some(room.clone()), None),
+            | ClientFrame::History { room, .. } => (Some(room), None),
             ClientFrame::Ping {} => (None, None),
         };
-        if let Err(e) = self.handle(frame).await {
-            self.refuse_in(&e, Some(text), room.as_deref(), client_id.as_deref())
-                .await;
-        }
+        self.refuse_in(&e, Some(text), room.map(String::as_str), client_id)
+            .await;
     }
 
     /// Posts a run of `send` frames with one store call and answers each, in order.
@@ -293,35 +294,37 @@ impl Connection {
         }
     }
 
-    async fn handle(&mut self, frame: ClientFrame) -> Result<(), FrameError> {
+    async fn handle(&mut self, frame: &ClientFrame) -> Result<(), FrameError> {
         match frame {
-            ClientFrame::Join { room, after_seq } => self.join(&room, after_seq).await,
-            ClientFrame::Leave { room } => self.leave(&room).await,
+            ClientFrame::Join { room, after_seq } => self.join(room, *after_seq).await,
+            ClientFrame::Leave { room } => self.leave(room).await,
             ClientFrame::Send {
                 room,
                 body,
                 client_id,
-            } => self.send(&room, &body, client_id.as_deref()).await,
+            } => self.send(room, body, client_id.as_deref()).await,
             ClientFrame::Edit { room, seq, body } => {
                 self.check_rate()?;
-                let room = self.resolve(&room).await?;
+                let room = self.resolve(room).await?;
                 self.service()
-                    .edit(&self.user, room.id, Seq(seq), &body)
+                    .edit(&self.user, room.id, Seq(*seq), body)
                     .await?;
                 Ok(())
             }
             ClientFrame::Delete { room, seq } => {
                 self.check_rate()?;
-                let room = self.resolve(&room).await?;
-                self.service().delete(&self.user, room.id, Seq(seq)).await?;
+                let room = self.resolve(room).await?;
+                self.service()
+                    .delete(&self.user, room.id, Seq(*seq))
+                    .await?;
                 Ok(())
             }
-            ClientFrame::Typing { room } => self.typing(&room).await,
+            ClientFrame::Typing { room } => self.typing(room).await,
             ClientFrame::History {
                 room,
                 before_seq,
                 limit,
-            } => self.history(&room, before_seq, limit).await,
+            } => self.history(room, *before_seq, *limit).await,
             ClientFrame::Ping {} => {
                 self.push(&ServerFrame::Pong {}).await;
                 Ok(())
