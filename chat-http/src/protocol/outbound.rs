@@ -218,11 +218,6 @@ impl OutboundRx {
         self.taken(&out);
         Ok(out)
     }
-
-    /// Waits for the next entry; `None` once every sender is gone.
-    pub async fn recv(&mut self) -> Option<Out> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
-    }
 }
 
 /// A bare channel as a queue without a byte limit, for writer tests that feed it directly.
@@ -434,7 +429,7 @@ mod tests {
         let (out, mut rx) = Outbound::new(1, 1 << 20, grace, close.clone(), metrics);
         let reader = tokio::spawn(async move {
             let mut n = 0;
-            while rx.recv().await.is_some() {
+            while std::future::poll_fn(|cx| rx.poll_recv(cx)).await.is_some() {
                 n += 1;
             }
             n
