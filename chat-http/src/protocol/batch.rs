@@ -1,11 +1,9 @@
 //! Frame batching, opted into per connection with `GET /ws?batch=1`: the text frames a writer
 //! finds ready in one wake-up go out as one WebSocket text frame, one JSON object per line.
 //!
-//! Why: past a few hundred thousand deliveries per second, a connection in a busy room has
-//! several messages ready at every wake-up, and each one paid for its own WebSocket frame at
-//! both ends (the sink's round trip, framing and UTF-8 checks here; frame parsing, UTF-8 checks
-//! and dispatch in the client). A batch pays that once. It never waits for more frames: what
-//! is ready goes out at once, so latency does not grow.
+//! Each WebSocket frame pays for a round trip through the sink and for framing and UTF-8
+//! checks at both ends; a batch pays once. It never waits for more frames, so latency does not
+//! grow.
 //!
 //! Splitting is safe: JSON writes a newline inside a string as `\n`, and the server's frames are
 //! compact, so a raw newline (byte 0x0A) only ever separates two frames.

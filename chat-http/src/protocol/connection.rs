@@ -4,7 +4,8 @@
 //!
 //! Joining hands the room's feed to the connection's writer through the outbound queue, right
 //! after the `joined` frame; leaving takes it back before the `left` frame (see
-//! [`super::feeds`]).
+//! [`super::feeds`]). A feed that ends because its room was deleted drops its share of the
+//! room's name, which tells the connection it left the room.
 
 use super::frames::{self, ClientFrame, FrameError, ServerFrame};
 use super::outbound::{Outbound, close_code};
@@ -28,33 +29,6 @@ pub const DEFAULT_HISTORY_LIMIT: usize = 50;
 /// `typing` frames for one room closer together than this are ignored.
 pub const TYPING_INTERVAL: Duration = Duration::from_millis(1000);
 
-/// Rooms whose feeds ended because the room was deleted, reported by the writer to the reader.
-///
-/// A list and a `Notify` rather than a channel: a tokio channel allocates a 32-slot block up
-/// front, which every idle connection would pay for although rooms are rarely deleted.
-#[derive(Debug, Default)]
-pub(crate) struct GoneRooms {
-    rooms: std::sync::Mutex<Vec<RoomId>>,
-    notify: tokio::sync::Notify,
-}
-
-impl GoneRooms {
-    /// Reports that `room` is gone and wakes the connection.
-    pub(crate) fn report(&self, room: RoomId) {
-        self.rooms
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(room);
-        self.notify.notify_one();
-    }
-
-    /// Waits for reports and takes every room reported so far.
-    pub(crate) async fn wait(&self) -> Vec<RoomId> {
-        self.notify.notified().await;
-        std::mem::take(&mut *self.rooms.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
 impl From<ChatError> for FrameError {
     fn from(e: ChatError) -> Self {
         FrameError {
@@ -77,6 +51,8 @@ struct Joined {
     room: Arc<ChatRoom>,
     key: String,
     presence: PresenceGuard,
+    /// The name written in the room's frames, shared with its feed until the feed ends.
+    name: Arc<str>,
 }
 
 /// Per-connection state.
@@ -172,6 +148,7 @@ impl Connection {
 
     /// Handles one text frame.
     pub(crate) async fn on_text(&mut self, text: Bytes) {
+        self.forget_deleted_rooms();
         match self.accept(&text) {
             Ok(frame) => self.dispatch(frame, &text).await,
             Err((e, raw)) => self.refuse(&e, raw.then_some(&text[..])).await,
@@ -183,6 +160,7 @@ impl Connection {
     /// store round trip per message is not held to one round trip per message. Each frame
     /// still gets its own answer, in order.
     pub(crate) async fn on_texts(&mut self, texts: Vec<Bytes>) {
+        self.forget_deleted_rooms();
         let mut sends: Vec<PendingSend> = Vec::new();
         for text in texts {
             if self.out.close_signal().is_closed() {
@@ -232,22 +210,23 @@ impl Connection {
 
     /// Handles a parsed frame; a refusal names its room and client id.
     async fn dispatch(&mut self, frame: ClientFrame, text: &[u8]) {
+        let Err(e) = self.handle(&frame).await else {
+            return;
+        };
         let (room, client_id) = match &frame {
             ClientFrame::Send {
                 room, client_id, ..
-            } => (Some(room.clone()), client_id.clone()),
+            } => (Some(room), client_id.as_deref()),
             ClientFrame::Join { room, .. }
             | ClientFrame::Leave { room }
             | ClientFrame::Edit { room, .. }
             | ClientFrame::Delete { room, .. }
             | ClientFrame::Typing { room }
-            | ClientFrame::History { room, .. } => (Some(room.clone()), None),
+            | ClientFrame::History { room, .. } => (Some(room), None),
             ClientFrame::Ping {} => (None, None),
         };
-        if let Err(e) = self.handle(frame).await {
-            self.refuse_in(&e, Some(text), room.as_deref(), client_id.as_deref())
-                .await;
-        }
+        self.refuse_in(&e, Some(text), room.map(String::as_str), client_id)
+            .await;
     }
 
     /// Posts a run of `send` frames with one store call and answers each, in order.
@@ -315,35 +294,37 @@ impl Connection {
         }
     }
 
-    async fn handle(&mut self, frame: ClientFrame) -> Result<(), FrameError> {
+    async fn handle(&mut self, frame: &ClientFrame) -> Result<(), FrameError> {
         match frame {
-            ClientFrame::Join { room, after_seq } => self.join(&room, after_seq).await,
-            ClientFrame::Leave { room } => self.leave(&room).await,
+            ClientFrame::Join { room, after_seq } => self.join(room, *after_seq).await,
+            ClientFrame::Leave { room } => self.leave(room).await,
             ClientFrame::Send {
                 room,
                 body,
                 client_id,
-            } => self.send(&room, &body, client_id.as_deref()).await,
+            } => self.send(room, body, client_id.as_deref()).await,
             ClientFrame::Edit { room, seq, body } => {
                 self.check_rate()?;
-                let room = self.resolve(&room).await?;
+                let room = self.resolve(room).await?;
                 self.service()
-                    .edit(&self.user, room.id, Seq(seq), &body)
+                    .edit(&self.user, room.id, Seq(*seq), body)
                     .await?;
                 Ok(())
             }
             ClientFrame::Delete { room, seq } => {
                 self.check_rate()?;
-                let room = self.resolve(&room).await?;
-                self.service().delete(&self.user, room.id, Seq(seq)).await?;
+                let room = self.resolve(room).await?;
+                self.service()
+                    .delete(&self.user, room.id, Seq(*seq))
+                    .await?;
                 Ok(())
             }
-            ClientFrame::Typing { room } => self.typing(&room).await,
+            ClientFrame::Typing { room } => self.typing(room).await,
             ClientFrame::History {
                 room,
                 before_seq,
                 limit,
-            } => self.history(&room, before_seq, limit).await,
+            } => self.history(room, *before_seq, *limit).await,
             ClientFrame::Ping {} => {
                 self.push(&ServerFrame::Pong {}).await;
                 Ok(())
@@ -429,7 +410,8 @@ impl Connection {
             online,
         })
         .await;
-        self.out.watch(feed, Arc::from(room.name.as_str())).await;
+        let name = Arc::<str>::from(room.name.as_str());
+        self.out.watch(feed, Arc::clone(&name)).await;
         let key = name_key(&room.name);
         self.rooms.insert(
             room.id,
@@ -437,6 +419,7 @@ impl Connection {
                 room,
                 key,
                 presence,
+                name,
             },
         );
         Ok(())
@@ -570,11 +553,11 @@ impl Connection {
         }
     }
 
-    /// Forgets rooms the writer reported deleted (their feeds are over already).
-    pub(crate) fn forget_rooms(&mut self, rooms: Vec<RoomId>) {
-        for id in rooms {
-            self.rooms.remove(&id);
-        }
+    /// Forgets the rooms whose feeds ended because the room was deleted: the feed held the
+    /// other share of the room's name. (A feed that fails closes the connection.)
+    fn forget_deleted_rooms(&mut self) {
+        self.rooms
+            .retain(|_, joined| Arc::strong_count(&joined.name) > 1);
     }
 
     /// Counts the connection out of every room's presence (the writer drops the feeds).

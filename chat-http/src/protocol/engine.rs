@@ -12,7 +12,7 @@
 //! unread data makes the kernel reset the connection, and the client then loses the close
 //! frame.
 
-use super::connection::{Connection, GoneRooms};
+use super::connection::Connection;
 use super::feeds::Feeds;
 use super::frames::FrameError;
 use super::outbound::{CloseSignal, Outbound, close_code};
@@ -24,7 +24,6 @@ use bytes::Bytes;
 use chat_core::{ChatService, SessionGuard, Timestamp};
 use futures::{FutureExt, Sink, Stream, StreamExt};
 use std::fmt::Display;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -118,10 +117,9 @@ where
         close.clone(),
         metrics.clone(),
     );
-    let gone = Arc::new(GoneRooms::default());
     let writer = Writer::new(
         rx,
-        Feeds::new(user.id, chat.service().clone(), Arc::clone(&gone)),
+        Feeds::new(user.id, chat.service().clone()),
         metrics,
         config.ping_interval,
         config.slow_consumer_grace,
@@ -136,16 +134,7 @@ where
         .service()
         .watch_session(user.id, token.clone(), close.on_session_end());
     let conn = Connection::new(chat.clone(), user, token, out);
-    read(
-        chat,
-        conn,
-        close,
-        gone,
-        writer,
-        expires_at,
-        (watch, slot),
-        stream,
-    )
+    read(chat, conn, close, writer, expires_at, (watch, slot), stream)
 }
 
 /// The read loop of a connection: client frames, keepalive, shutdown, session checks; then
@@ -156,7 +145,6 @@ async fn read<St, E>(
     chat: ChatHttp,
     mut conn: Connection,
     close: CloseSignal,
-    gone: Arc<GoneRooms>,
     writer: tokio::task::JoinHandle<()>,
     expires_at: Option<Timestamp>,
     held: (SessionGuard, Option<SocketSlot>),
@@ -193,7 +181,6 @@ async fn read<St, E>(
                 close.close(close_code::GOING_AWAY, "server shutting down", true);
                 break;
             }
-            rooms = gone.wait() => conn.forget_rooms(rooms),
             () = &mut session_check => {
                 let expired = expires_at.is_some_and(|at| chat.service().clock().now() >= at);
                 if expired || !Box::pin(conn.refresh_user()).await {
@@ -373,8 +360,8 @@ mod future_sizes {
         let (_q, rx) = tokio::sync::mpsc::channel(1);
         let writer = Writer::new(
             rx.into(),
-            Feeds::new(chat_core::UserId(1), service.clone(), Arc::default()),
-            Arc::default(),
+            Feeds::new(chat_core::UserId(1), service.clone()),
+            std::sync::Arc::default(),
             Duration::from_secs(1),
             Duration::from_secs(1),
             true,

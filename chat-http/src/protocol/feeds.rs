@@ -11,7 +11,6 @@
 //! ends; a feed that ends or fails closes the connection with 1011 (the client resumes with
 //! `after_seq`).
 
-use super::connection::GoneRooms;
 use super::frames::{self, ServerFrame};
 use super::outbound::{CloseSignal, Out, OutboundRx, RoomCommand, Watch, close_code};
 use bytes::Bytes;
@@ -22,38 +21,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio_stream::StreamMap;
 
-/// What one room's stream yields.
-enum FeedOut {
-    /// An encoded event: one frame, or for a run of messages (`MessagesPosted`) their frames
-    /// joined by newlines; and how many messages it holds (counted as deliveries; 1 for any
-    /// other event).
-    Frame(Bytes, u64),
-    /// The room was deleted: its `room_deleted` frame. The stream ends after it.
-    Deleted(Bytes),
-    /// The feed ended or failed: the connection closes with this reason. The stream ends.
-    Ended(&'static str),
-}
+/// What one room's stream yields: an encoded event (one frame, or for a run of messages their
+/// frames joined by newlines) and how many messages it holds (counted as deliveries; 1 for any
+/// other event); or why the feed ended, with which the connection closes. A deleted room's
+/// `room_deleted` frame ends its stream too.
+type FeedOut = Result<(Bytes, u64), &'static str>;
 
 type FeedStream = Pin<Box<dyn Stream<Item = FeedOut> + Send>>;
-
-/// A frame the writer takes next.
-pub(crate) enum Next {
-    /// A frame the reader queued (already counted as a delivery).
-    Direct(Bytes),
-    /// Frames from a room feed, one per line, and how many (counted as deliveries once
-    /// written).
-    Room(Bytes, u64),
-}
-
-impl Next {
-    /// The frame (or newline-joined frames), and how many room frames it holds.
-    pub(crate) fn into_parts(self) -> (Bytes, u64) {
-        match self {
-            Next::Direct(frame) => (frame, 0),
-            Next::Room(frames, count) => (frames, count),
-        }
-    }
-}
 
 /// What one room's stream keeps between items.
 struct FeedState {
@@ -69,17 +43,15 @@ pub(crate) struct Feeds {
     map: StreamMap<RoomId, FeedStream>,
     me: UserId,
     service: ChatService,
-    gone: Arc<GoneRooms>,
 }
 
 impl Feeds {
-    /// No feeds yet, for a connection of user `me`; deleted rooms are reported to `gone`.
-    pub(crate) fn new(me: UserId, service: ChatService, gone: Arc<GoneRooms>) -> Feeds {
+    /// No feeds yet, for a connection of user `me`.
+    pub(crate) fn new(me: UserId, service: ChatService) -> Feeds {
         Feeds {
             map: StreamMap::new(),
             me,
             service,
-            gone,
         }
     }
 
@@ -106,50 +78,37 @@ impl Feeds {
     pub(crate) fn clear(&mut self) {
         self.map = StreamMap::new();
     }
-
-    /// The next frame ready in any feed. Deleted rooms are reported after their frame; a feed
-    /// that ends raises `close` and yields nothing more this round.
-    fn poll_frame(&mut self, cx: &mut Context<'_>, close: &CloseSignal) -> Poll<(Bytes, u64)> {
-        // An empty map yields `None` at once: nothing is ready (new feeds arrive through the
-        // queue, whose waker is registered).
-        let Poll::Ready(Some((room, out))) = Pin::new(&mut self.map).poll_next(cx) else {
-            return Poll::Pending;
-        };
-        match out {
-            FeedOut::Frame(frames, count) => Poll::Ready((frames, count)),
-            FeedOut::Deleted(frame) => {
-                self.gone.report(room);
-                Poll::Ready((frame, 1))
-            }
-            FeedOut::Ended(reason) => {
-                close.close(close_code::INTERNAL, reason, true);
-                Poll::Pending
-            }
-        }
-    }
 }
 
 /// The next frame ready from the reader's queue or any feed, without waiting (the context's
-/// waker is registered with whatever is not ready). Commands from the queue are applied on the
-/// way, in queue order. `Ready(None)`: the queue is closed (the reader is gone).
+/// waker is registered with whatever is not ready), and how many room frames it holds (0 for
+/// the reader's frames, already counted as deliveries). Commands from the queue are applied on
+/// the way, in queue order; a feed that ends raises `close` and yields nothing more this round.
+/// `Ready(None)`: the queue is closed (the reader is gone).
 pub(crate) fn poll_next(
     cx: &mut Context<'_>,
     rx: &mut OutboundRx,
     feeds: &mut Feeds,
     close: &CloseSignal,
-) -> Poll<Option<Next>> {
+) -> Poll<Option<(Bytes, u64)>> {
     loop {
         match rx.poll_recv(cx) {
-            Poll::Ready(Some(Out::Frame(frame))) => return Poll::Ready(Some(Next::Direct(frame))),
+            Poll::Ready(Some(Out::Frame(frame))) => return Poll::Ready(Some((frame, 0))),
             Poll::Ready(Some(Out::Room(RoomCommand::Watch(watch)))) => feeds.watch(*watch),
             Poll::Ready(Some(Out::Room(RoomCommand::Unwatch(room)))) => feeds.unwatch(room),
             Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Pending => {
-                return feeds
-                    .poll_frame(cx, close)
-                    .map(|(frames, count)| Some(Next::Room(frames, count)));
-            }
+            Poll::Pending => break,
         }
+    }
+    // An empty map yields `None` at once: nothing is ready (new feeds arrive through the
+    // queue, whose waker is registered).
+    match Pin::new(&mut feeds.map).poll_next(cx) {
+        Poll::Ready(Some((_, Ok(frames)))) => Poll::Ready(Some(frames)),
+        Poll::Ready(Some((_, Err(reason)))) => {
+            close.close(close_code::INTERNAL, reason, true);
+            Poll::Pending
+        }
+        Poll::Ready(None) | Poll::Pending => Poll::Pending,
     }
 }
 
@@ -170,22 +129,22 @@ async fn next_out(state: Option<FeedState>) -> Option<(FeedOut, Option<FeedState
                     frames::encode_event(&state.room, e, || state.service.online(room_id))
                 });
                 let count = env.event.posted_messages().len().max(1) as u64;
-                return Some((FeedOut::Frame(frame, count), Some(state)));
+                return Some((Ok((frame, count)), Some(state)));
             }
             Ok(Some(FeedItem::RoomDeleted)) => {
                 let frame = frames::encode(&ServerFrame::RoomDeleted { room: &state.room });
-                return Some((FeedOut::Deleted(frame), None));
+                return Some((Ok((frame, 1)), None));
             }
             Ok(None) => {
                 return Some((
-                    FeedOut::Ended("room feed ended; reconnect and resume with after_seq"),
+                    Err("room feed ended; reconnect and resume with after_seq"),
                     None,
                 ));
             }
             Err(e) => {
                 tracing::warn!(room = %state.room, error = %e, "room feed failed");
                 return Some((
-                    FeedOut::Ended("room feed failed; reconnect and resume with after_seq"),
+                    Err("room feed failed; reconnect and resume with after_seq"),
                     None,
                 ));
             }

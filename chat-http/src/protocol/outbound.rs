@@ -10,6 +10,7 @@
 use crate::metrics::Metrics;
 use bytes::Bytes;
 use chat_core::{RoomFeed, RoomId, SessionEnd};
+use futures::task::AtomicWaker;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -64,6 +65,8 @@ pub struct CloseSignal {
 struct CloseState {
     reason: OnceLock<CloseReason>,
     raised: Notify,
+    /// The writer's waker: polling it takes no lock, unlike `raised`.
+    writer: AtomicWaker,
 }
 
 impl CloseState {
@@ -74,6 +77,7 @@ impl CloseState {
             drain,
         });
         self.raised.notify_waiters();
+        self.writer.wake();
     }
 }
 
@@ -108,6 +112,20 @@ impl CloseSignal {
     /// Whether the signal was raised (one atomic load: the writer checks it on every wake-up).
     pub fn is_closed(&self) -> bool {
         self.state.reason.get().is_some()
+    }
+
+    /// Polls for the signal without taking a lock, for the connection's writer, which polls
+    /// it on every wake-up. It keeps one waker: only one task may poll it.
+    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.is_closed() {
+            self.state.writer.register(cx.waker());
+        }
+        // Checked again after registering, so a raise in between is not missed.
+        if self.is_closed() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// Waits until the signal is raised.
@@ -199,11 +217,6 @@ impl OutboundRx {
         let out = self.rx.try_recv()?;
         self.taken(&out);
         Ok(out)
-    }
-
-    /// Waits for the next entry; `None` once every sender is gone.
-    pub async fn recv(&mut self) -> Option<Out> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 }
 
@@ -416,7 +429,7 @@ mod tests {
         let (out, mut rx) = Outbound::new(1, 1 << 20, grace, close.clone(), metrics);
         let reader = tokio::spawn(async move {
             let mut n = 0;
-            while rx.recv().await.is_some() {
+            while std::future::poll_fn(|cx| rx.poll_recv(cx)).await.is_some() {
                 n += 1;
             }
             n

@@ -8,11 +8,8 @@
 //!
 //! A client that stops reading makes a write stall. Its room feeds are then not read, so the
 //! broker's rings lag for this connection only and its feeds later catch up from the store by
-//! seq: no memory grows and nothing is lost. A batch (frames and flush) that stalls for the
+//! seq: no memory grows and nothing is lost. A write (frames and flush) that stalls for the
 //! slow-consumer grace period closes the connection with 4008.
-//!
-//! The writer is a small poll loop over explicit state rather than nested `async` calls: its
-//! future lives as long as the connection, so it is kept to a few hundred bytes.
 
 use super::batch::{Batch, Joined, MAX_BATCH_BYTES, cut};
 use super::engine::{CLOSE_GRACE, WsOut};
@@ -23,37 +20,22 @@ use bytes::Bytes;
 use futures::{Sink, SinkExt};
 use std::fmt::Display;
 use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
-use tokio::time::{Instant, Interval, Sleep};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-/// Most frames handed to the sink between two flushes.
+/// Most frames taken from the sources between two flushes.
 pub const WRITE_BATCH: usize = 64;
 
-/// A frame taken from a source, not yet accepted by the sink.
-enum Held {
-    /// A text frame (or a batch of them) and how many room frames it holds.
-    Text(Bytes, u64),
-    /// A keepalive ping.
-    Ping,
-}
+/// A frame to send, and how many room frames it holds (counted as deliveries once written).
+type Held = (WsOut, u64);
 
-impl Held {
-    /// A finished batch (or a lone frame) and its room frames.
-    fn text((frame, rooms): Joined) -> Held {
-        Held::Text(frame, rooms)
-    }
-
-    /// What to send, and how many room frames it holds (counted as deliveries when written).
-    fn into_out(self) -> (WsOut, u64) {
-        match self {
-            Held::Text(frame, rooms) => (WsOut::Text(frame), rooms),
-            Held::Ping => (WsOut::Ping(Bytes::new()), 0),
-        }
-    }
+/// A text frame (or a batch of them) to send, and its room frames.
+fn text((frame, rooms): Joined) -> Held {
+    (WsOut::Text(frame), rooms)
 }
 
 /// Why the write loop stopped.
@@ -64,16 +46,17 @@ enum Stop {
     ReaderGone,
     /// The transport failed.
     Failed,
-    /// A batch did not complete within the grace period.
+    /// A write did not complete within the grace period.
     Stalled,
 }
 
-/// The state of a connection's writer.
+/// The state of a connection's writer. What was taken from the sources but not yet accepted
+/// by the sink stays here, so a write cut short by the close signal loses nothing.
 pub(crate) struct Writer {
     rx: OutboundRx,
     feeds: Feeds,
     metrics: Arc<Metrics>,
-    ping_every: Duration,
+    ping: Interval,
     grace: Duration,
     /// Taken from a source; waits for the sink to accept it.
     held: Option<Held>,
@@ -84,22 +67,13 @@ pub(crate) struct Writer {
     /// The frames taken in this wake-up, when the connection batches them (boxed: most
     /// connections do not).
     batch: Option<Box<Batch>>,
-    /// A ping is due (polled once per wake-up, written with the next batch).
-    ping_due: bool,
-    /// Frames handed to the sink (or held) since the last flush.
-    taken: usize,
-    /// Whether the sink holds frames not yet flushed.
-    unflushed: bool,
     /// Room frames written and not yet added to the metrics.
     room_frames: u64,
-    /// Runs from the first time the current batch had to wait for the sink. Boxed and only
-    /// made then: most batches never wait.
-    stall: Option<Pin<Box<Sleep>>>,
 }
 
 impl Writer {
     /// A writer of the reader's queue `rx` and the room `feeds`, pinging every `ping_every`
-    /// and closing as a slow consumer after a batch stalled for `grace`; with `batch`, the
+    /// and closing as a slow consumer after a write stalled for `grace`; with `batch`, the
     /// text frames of one wake-up go out as one frame.
     pub(crate) fn new(
         rx: OutboundRx,
@@ -109,20 +83,19 @@ impl Writer {
         grace: Duration,
         batch: bool,
     ) -> Writer {
+        let ping_every = ping_every.max(Duration::from_millis(10));
+        let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Writer {
             rx,
             feeds,
             metrics,
-            ping_every: ping_every.max(Duration::from_millis(10)),
+            ping,
             grace,
             held: None,
             rest: None,
             batch: batch.then(|| Box::new(Batch::new())),
-            ping_due: false,
-            taken: 0,
-            unflushed: false,
             room_frames: 0,
-            stall: None,
         }
     }
 
@@ -138,27 +111,44 @@ impl Writer {
         Si::Error: Display,
     {
         async move {
-            let mut ping =
-                tokio::time::interval_at(Instant::now() + self.ping_every, self.ping_every);
-            ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let stop = {
-                // Waits for the close signal. Polling it takes a lock, so it is polled only
-                // when the task's waker is new to it; other wake-ups check the signal's flag.
-                let mut closed = pin!(close.closed());
-                let mut registered: Option<Waker> = None;
-                poll_fn(|cx| {
-                    if close.is_closed() {
-                        return Poll::Ready(Stop::Closed);
+            let stop = loop {
+                tokio::select! {
+                    biased;
+                    () = poll_fn(|cx| close.poll_closed(cx)) => break Stop::Closed,
+                    _ = self.ping.tick() => self.held = Some((WsOut::Ping(Bytes::new()), 0)),
+                    next = poll_fn(|cx| {
+                        feeds::poll_next(cx, &mut self.rx, &mut self.feeds, &close)
+                    }) => match next {
+                        Some((frames, count)) => self.held = self.accept(frames, count),
+                        None => break Stop::ReaderGone,
+                    },
+                }
+                let grace = self.grace;
+                let written = {
+                    let mut write = pin!(self.write(&mut sink, &close));
+                    // Most writes complete at once: only one that waits gets a grace timer.
+                    match futures::poll!(write.as_mut()) {
+                        Poll::Ready(written) => written,
+                        Poll::Pending => tokio::select! {
+                            biased;
+                            () = poll_fn(|cx| close.poll_closed(cx)) => Err(Stop::Closed),
+                            written = write => written,
+                            () = Box::pin(tokio::time::sleep(grace)) => Err(Stop::Stalled),
+                        },
                     }
-                    if !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        if closed.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(Stop::Closed);
-                        }
-                        registered = Some(cx.waker().clone());
-                    }
-                    self.poll_write(cx, &mut sink, &mut ping, &close)
-                })
-                .await
+                };
+                if self.room_frames > 0 {
+                    let written = std::mem::take(&mut self.room_frames);
+                    self.metrics
+                        .deliveries
+                        .fetch_add(written, Ordering::Relaxed);
+                }
+                match written {
+                    // More may be ready: let the other tasks of this thread run first.
+                    Ok(true) => tokio::task::yield_now().await,
+                    Ok(false) => {}
+                    Err(stop) => break stop,
+                }
             };
             match stop {
                 Stop::Closed | Stop::ReaderGone => {}
@@ -174,96 +164,59 @@ impl Writer {
             }
             // The subscriptions go now, not after the close handshake.
             self.feeds.clear();
-            self.stall = None;
             // Boxed: only the closing connection pays for the closing handshake's state.
             Box::pin(self.finish(&mut sink, &close)).await;
         }
     }
 
-    /// Moves frames from the sources to the sink: hands over what is ready (up to a batch),
-    /// then flushes. `Pending` once everything ready is flushed, or while the sink makes the
-    /// batch wait (up to the grace period).
-    fn poll_write<Si>(
-        &mut self,
-        cx: &mut Context<'_>,
-        sink: &mut Si,
-        ping: &mut Interval,
-        close: &CloseSignal,
-    ) -> Poll<Stop>
+    /// Hands the held frame and whatever else is ready (up to [`WRITE_BATCH`] frames taken
+    /// in all) to the sink, then flushes. `Ok(true)` when it stopped at the limit.
+    async fn write<Si>(&mut self, sink: &mut Si, close: &CloseSignal) -> Result<bool, Stop>
     where
         Si: Sink<WsOut> + Unpin,
         Si::Error: Display,
     {
-        if ping.poll_tick(cx).is_ready() {
-            self.ping_due = true;
-        }
-        let polled = loop {
-            if let Some(held) = self.held.take() {
-                match sink.poll_ready_unpin(cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => break failed(&e),
-                    Poll::Pending => {
-                        self.held = Some(held);
-                        break self.poll_stall(cx);
-                    }
+        let mut taken = 1;
+        loop {
+            if self.held.is_some() {
+                poll_fn(|cx| sink.poll_ready_unpin(cx))
+                    .await
+                    .map_err(failed)?;
+                // Taken only now: a write cut short keeps the frame.
+                if let Some((out, rooms)) = self.held.take() {
+                    sink.start_send_unpin(out).map_err(failed)?;
+                    self.room_frames += rooms;
                 }
-                let (out, rooms) = held.into_out();
-                if let Err(e) = sink.start_send_unpin(out) {
-                    break failed(&e);
-                }
-                self.room_frames += rooms;
-                self.unflushed = true;
             }
             if let Some((frames, count)) = self.rest.take() {
                 self.held = self.accept(frames, count);
                 continue;
             }
-            if self.taken < WRITE_BATCH {
-                if self.ping_due {
-                    self.ping_due = false;
-                    self.held = Some(Held::Ping);
-                    self.taken += 1;
-                    continue;
-                }
-                // Registers the task's waker with every source that has nothing ready.
-                match feeds::poll_next(cx, &mut self.rx, &mut self.feeds, close) {
-                    Poll::Ready(Some(next)) => {
-                        self.taken += 1;
-                        let (frames, count) = next.into_parts();
+            if taken < WRITE_BATCH {
+                // Polled with the task's context: registers its waker with every source that
+                // has nothing ready.
+                let next = poll_fn(|cx| {
+                    Poll::Ready(feeds::poll_next(cx, &mut self.rx, &mut self.feeds, close))
+                });
+                match next.await {
+                    Poll::Ready(Some((frames, count))) => {
+                        taken += 1;
                         self.held = self.accept(frames, count);
                         continue;
                     }
-                    Poll::Ready(None) => break Poll::Ready(Stop::ReaderGone),
+                    Poll::Ready(None) => return Err(Stop::ReaderGone),
                     Poll::Pending => {}
                 }
             }
-            if let Some(joined) = self.batch.as_mut().and_then(|b| b.take()) {
-                self.held = Some(Held::text(joined));
-                continue;
+            match self.batch.as_mut().and_then(|b| b.take()) {
+                Some(joined) => self.held = Some(text(joined)),
+                None => break,
             }
-            if self.unflushed {
-                match sink.poll_flush_unpin(cx) {
-                    Poll::Ready(Ok(())) => self.unflushed = false,
-                    Poll::Ready(Err(e)) => break failed(&e),
-                    Poll::Pending => break self.poll_stall(cx),
-                }
-            }
-            // The batch is written.
-            self.stall = None;
-            if self.taken >= WRITE_BATCH {
-                // More may be ready: let the other tasks of this thread run first.
-                cx.waker().wake_by_ref();
-            }
-            self.taken = 0;
-            break Poll::Pending;
-        };
-        if self.room_frames > 0 {
-            self.metrics
-                .deliveries
-                .fetch_add(self.room_frames, Ordering::Relaxed);
-            self.room_frames = 0;
         }
-        polled
+        poll_fn(|cx| sink.poll_flush_unpin(cx))
+            .await
+            .map_err(failed)?;
+        Ok(taken >= WRITE_BATCH)
     }
 
     /// Takes frames from a source (`count` room frames joined by newlines, or one direct
@@ -275,23 +228,14 @@ impl Writer {
             Some(batch) => {
                 let ((head, n), rest) = cut(frames, count, MAX_BATCH_BYTES);
                 self.rest = rest;
-                batch.push(head, n).map(Held::text)
+                batch.push(head, n).map(text)
             }
             None => {
                 let ((head, n), rest) = cut(frames, count, 0);
                 self.rest = rest;
-                Some(Held::Text(head, n))
+                Some(text((head, n)))
             }
         }
-    }
-
-    /// The batch waits for the sink: `Ready` once it waited for the grace period.
-    fn poll_stall(&mut self, cx: &mut Context<'_>) -> Poll<Stop> {
-        let grace = self.grace;
-        let stall = self
-            .stall
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(grace)));
-        stall.as_mut().poll(cx).map(|()| Stop::Stalled)
     }
 
     /// Sends the held frame and the queued direct frames (when the close reason drains), then
@@ -317,12 +261,11 @@ impl Writer {
         while let Some((frames, count)) = self.rest.take() {
             held.extend(self.accept(frames, count));
         }
-        held.extend(self.batch.as_mut().and_then(|b| b.take()).map(Held::text));
+        held.extend(self.batch.as_mut().and_then(|b| b.take()).map(text));
         let (rx, metrics) = (&mut self.rx, &self.metrics);
         let finish = async {
             if reason.drain {
-                for held in held {
-                    let (out, rooms) = held.into_out();
+                for (out, rooms) in held {
                     sink.feed(out).await?;
                     metrics.deliveries.fetch_add(rooms, Ordering::Relaxed);
                 }
@@ -348,9 +291,9 @@ impl Writer {
 }
 
 /// Logs a failed write.
-fn failed(e: &impl Display) -> Poll<Stop> {
+fn failed(e: impl Display) -> Stop {
     tracing::debug!(error = %e, "websocket write failed");
-    Poll::Ready(Stop::Failed)
+    Stop::Failed
 }
 
 #[cfg(test)]
@@ -359,7 +302,9 @@ mod tests {
     use crate::protocol::outbound::{RoomCommand, Watch};
     use chat_core::{Envelope, LocalBroker, RoomEvent, RoomFeed, RoomId, Seq, UserId};
     use std::convert::Infallible;
+    use std::pin::Pin;
     use std::sync::Mutex;
+    use std::task::{Context, Waker};
 
     /// A sink that logs what it is asked to do, and can be made to wait.
     #[derive(Clone, Default)]
@@ -462,7 +407,7 @@ mod tests {
             chat_core::Config::for_tests(),
         );
         let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let feeds = Feeds::new(UserId(1), service.clone(), Arc::default());
+        let feeds = Feeds::new(UserId(1), service.clone());
         let (close, metrics, sink) = (
             CloseSignal::new(),
             Arc::new(Metrics::default()),
