@@ -128,8 +128,6 @@ pub struct Config {
     pub hash_cost: HashCost,
     /// How much password hashing may run at once.
     pub hashing: HashingConfig,
-    /// Events buffered per room subscriber before it is told it lagged.
-    pub subscriber_buffer: usize,
 }
 
 impl Default for Config {
@@ -139,7 +137,6 @@ impl Default for Config {
             session_ttl: Duration::from_secs(14 * 24 * 3600),
             hash_cost: HashCost::default(),
             hashing: HashingConfig::default(),
-            subscriber_buffer: 1024,
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use super::Harness;
 use crate::broker::Subscription;
-use crate::{ChatRoom, Clock, Config, FeedItem, RoomEvent, RoomFeed, Seq, Store, User};
+use crate::{
+    ChatRoom, Clock, Config, FeedItem, LocalBroker, RoomEvent, RoomFeed, Seq, Store, User,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,11 +140,7 @@ pub async fn resume_after_seq_has_no_gap_and_no_duplicate(store: Arc<dyn Store>)
 
 /// A harness whose subscribers lag after 4 events, with user "ann" and her room "flood".
 async fn flood(store: Arc<dyn Store>) -> (Harness, User, ChatRoom) {
-    let config = Config {
-        subscriber_buffer: 4,
-        ..Config::for_tests()
-    };
-    let h = Harness::with_config(store, config);
+    let h = Harness::with_broker(store, Config::for_tests(), LocalBroker::new(4));
     let ann = h.user("ann").await;
     let room = h.room(&ann, "flood").await;
     (h, ann, room)

@@ -57,16 +57,14 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// A harness with [`Config::for_tests`] and a broker whose rings hold the configured
-    /// `subscriber_buffer` events.
+    /// A harness with [`Config::for_tests`] and a default [`LocalBroker`].
     pub fn new(store: Arc<dyn Store>) -> Harness {
         Harness::with_config(store, Config::for_tests())
     }
 
     /// A harness with an explicit configuration.
     pub fn with_config(store: Arc<dyn Store>, config: Config) -> Harness {
-        let broker = LocalBroker::new(config.subscriber_buffer);
-        Harness::with_broker(store, config, broker)
+        Harness::with_broker(store, config, LocalBroker::default())
     }
 
     /// A harness with an explicit configuration and broker.
