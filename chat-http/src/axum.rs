@@ -19,9 +19,12 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
 /// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). Merge it into an
-/// app: `app.merge(chat_http::axum::router(chat))`.
-pub fn router(chat: ChatHttp) -> Router {
-    let mut router = Router::new()
+/// app of any state type: `app.merge(chat_http::axum::router(chat))`.
+pub fn router<S>(chat: ChatHttp) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let mut router = Router::<ChatHttp>::new()
         .route("/ws", get(upgrade))
         .route("/api/{*rest}", any(handle))
         .route("/healthz", any(handle));

@@ -264,6 +264,17 @@ impl ChatHttp {
         engine::run(self.clone(), accepted, sink, stream).await;
     }
 
+    /// Whether the chat answers requests for `path`: `/ws`, `/api/*`, `/healthz`, `/metrics`
+    /// (when `serve_metrics`) and the UI's pages and files (when `serve_ui`). The adapters leave
+    /// every other path to the app they are mounted in.
+    pub fn serves(&self, path: &str) -> bool {
+        let config = &self.inner.config;
+        matches!(path, "/ws" | "/healthz")
+            || path.starts_with("/api/")
+            || (config.serve_metrics && path == "/metrics")
+            || (config.serve_ui && crate::ui::serves(path))
+    }
+
     /// Answers one HTTP request (everything but the WebSocket upgrade): the JSON API, the
     /// embedded UI, `/healthz` and `/metrics`. The body must already be read, with
     /// [`ChatHttp::read_body`], which enforces `max_body_bytes`.

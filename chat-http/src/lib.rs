@@ -30,7 +30,8 @@
 //! );
 //! let chat = chat_http::ChatHttp::new(service, chat_http::HttpConfig::default());
 //! // axum (feature `axum`): `axum::Router::new().merge(chat_http::axum::router(chat))`
-//! // warp (feature `warp`): `my_routes.or(chat_http::warp::routes(chat))`
+//! // warp (feature `warp`): `chat_http::warp::routes(chat).or(my_routes)`, then
+//! //   `.recover(chat_http::warp::recover)` for the chat's JSON 404 on unknown paths
 //! # drop(chat);
 //! ```
 

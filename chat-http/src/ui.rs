@@ -98,6 +98,21 @@ fn file(name: &str) -> Result<Response<Bytes>, ApiError> {
 }
 
 /// Serves a UI path, or 404; with the security headers either way.
+/// Whether `path` is a page of the UI (one of [`PAGES`] or `/rooms/{name}`) or one of its files
+/// (`/static/{file}`).
+pub fn serves(path: &str) -> bool {
+    PAGES.contains(&path)
+        || path
+            .strip_prefix("/rooms/")
+            .is_some_and(|n| !n.is_empty() && !n.contains('/'))
+        || static_name(path).is_some()
+}
+
+/// The file name of a `/static/{file}` path.
+fn static_name(path: &str) -> Option<&str> {
+    path.strip_prefix("/static/").filter(|n| !n.contains('/'))
+}
+
 pub(crate) async fn page(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
     let mut response = match route(ctx, path).await {
         Ok(response) => response,
@@ -108,16 +123,11 @@ pub(crate) async fn page(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, A
 }
 
 async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
-    let is_page = PAGES.contains(&path)
-        || path
-            .strip_prefix("/rooms/")
-            .is_some_and(|n| !n.is_empty() && !n.contains('/'));
-    let asset = path.strip_prefix("/static/").filter(|n| !n.contains('/'));
-    if !is_page && asset.is_none() {
+    if !serves(path) {
         return Err(ApiError::not_found());
     }
     ctx.allow(&[Method::GET, Method::HEAD])?;
-    if let Some(name) = asset {
+    if let Some(name) = static_name(path) {
         return file(name);
     }
     if path != "/admin" {

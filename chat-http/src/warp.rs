@@ -22,17 +22,28 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use warp::filters::path::FullPath;
 use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::{Filter, Rejection, Reply};
 
 /// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
-/// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). The filter answers
-/// every request it sees (unknown paths get a JSON 404), so put an app's own routes first:
-/// `app_routes.or(chat_http::warp::routes(chat))`.
-pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+/// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). Any other path is
+/// rejected as not found, so routes combined after it with `.or(...)` and the app's own
+/// `recover` still see it; [`recover`] answers such rejections with the chat's JSON 404:
+/// `chat_http::warp::routes(chat).or(app_routes).recover(chat_http::warp::recover)`.
+pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let with_chat = {
         let chat = chat.clone();
         warp::any().map(move || chat.clone())
     };
+    let served = warp::path::full()
+        .and(with_chat.clone())
+        .and_then(|path: FullPath, chat: ChatHttp| async move {
+            if chat.serves(path.as_str()) {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one();
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let ws = warp::path("ws")
         .and(warp::path::end())
@@ -43,7 +54,8 @@ pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = In
         .and(peer())
         .and(warp::ext::optional::<OnUpgrade>())
         .then(upgrade);
-    let other = with_chat
+    let other = served
+        .and(with_chat)
         .and(warp::method())
         .and(warp::path::full())
         .and(query)
@@ -51,13 +63,19 @@ pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = In
         .and(peer())
         .and(warp::body::stream())
         .then(handle);
-    ws.or(other)
-        .unify()
-        .recover(|_rejection: warp::Rejection| async move {
-            Ok::<_, Infallible>(to_warp(crate::dispatch::error_response(
-                &ApiError::not_found(),
-            )))
-        })
+    ws.or(other).unify()
+}
+
+/// Answers a request no route took with the chat's JSON 404 (`{"error":"not_found",...}`);
+/// any other rejection is passed on to the next `recover`.
+pub async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
+    if rejection.is_not_found() {
+        Ok(to_warp(crate::dispatch::error_response(
+            &ApiError::not_found(),
+        )))
+    } else {
+        Err(rejection)
+    }
 }
 
 /// The TCP peer: the server loop's [`PeerAddr`], else the address warp's own server knows.

@@ -51,7 +51,8 @@ async fn start_with(kind: Kind, config: HttpConfig, core: Config) -> Server {
             tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         }
         Kind::Warp => {
-            let routes = chat_http::warp::routes(chat.clone());
+            use warp::Filter;
+            let routes = chat_http::warp::routes(chat.clone()).recover(chat_http::warp::recover);
             tokio::spawn(warp::serve(routes).incoming(listener).run());
         }
     }

@@ -8,6 +8,7 @@
 use chat_http::ChatHttp;
 use server_common::{HttpServer, ShutdownFuture};
 use std::process::ExitCode;
+use warp::Filter;
 
 fn main() -> ExitCode {
     server_common::main("warp-server", serve)
@@ -21,7 +22,8 @@ async fn serve(
     server: HttpServer,
     shutdown: ShutdownFuture,
 ) -> std::io::Result<()> {
-    // An existing warp app would combine its own filters with these using `.or(...)`.
-    let routes = chat_http::warp::routes(chat);
+    // An existing warp app would combine its own filters with these using `.or(...)`, before
+    // the recover that answers unknown paths with the chat's JSON 404.
+    let routes = chat_http::warp::routes(chat).recover(chat_http::warp::recover);
     server.serve(warp::service(routes), shutdown).await
 }
