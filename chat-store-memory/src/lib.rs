@@ -50,3 +50,6 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// Nothing to close: the data lives as long as the store.
+impl chat_core::Store for MemoryStore {}

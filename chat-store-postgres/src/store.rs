@@ -60,3 +60,12 @@ impl PostgresStore {
         self.pool.close().await;
     }
 }
+
+/// [`PostgresStore::close`], for an `Arc<dyn Store>`.
+#[async_trait::async_trait]
+impl chat_core::Store for PostgresStore {
+    async fn close(&self) -> chat_core::StoreResult<()> {
+        PostgresStore::close(self).await;
+        Ok(())
+    }
+}

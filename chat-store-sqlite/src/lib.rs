@@ -75,6 +75,16 @@ mod sql;
 mod users;
 mod writer;
 
+/// [`SqliteStore::close`], for an `Arc<dyn Store>`.
+#[async_trait::async_trait]
+impl chat_core::Store for SqliteStore {
+    async fn close(&self) -> StoreResult<()> {
+        SqliteStore::close(self)
+            .await
+            .map_err(chat_core::StoreError::backend)
+    }
+}
+
 #[cfg(test)]
 mod query_plans;
 

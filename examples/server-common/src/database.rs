@@ -83,47 +83,17 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-/// The store behind a service [`open_service`] built, kept so that the program can close it
-/// deliberately when it ends.
-#[derive(Clone)]
-pub enum OpenStore {
-    /// A SQLite file: closing commits what is queued, lets the search index catch up,
-    /// checkpoints both write-ahead logs into their files and closes every connection.
-    Sqlite(SqliteStore),
-    /// A PostgreSQL pool: closing closes its connections.
-    #[cfg(feature = "postgres")]
-    Postgres(PostgresStore),
-    /// Memory: nothing to close.
-    Memory,
-}
-
-impl OpenStore {
-    /// Closes the store (see the variants). Calls on the service made afterwards fail with
-    /// [`chat_core::StoreError::Closed`].
-    pub async fn close(&self) -> Result<(), BoxError> {
-        match self {
-            OpenStore::Sqlite(store) => Ok(store.close().await?),
-            #[cfg(feature = "postgres")]
-            OpenStore::Postgres(store) => {
-                store.close().await;
-                Ok(())
-            }
-            OpenStore::Memory => Ok(()),
-        }
-    }
-}
-
 /// Opens (creating and migrating) the database and builds the chat service over it with the
 /// matching broker: [`LocalBroker`] for SQLite and memory, [`PostgresBroker`] for PostgreSQL.
 /// `broker_capacity` is how many events a subscriber may lag behind before it re-reads the
 /// store: the length of each room's ring (see [`LocalBroker::new`]).
-/// Returns the store too, for [`OpenStore::close`] at the end.
+/// Close the store at the end with `service.store().close()`.
 pub async fn open_service(
     db: &Database,
     broker_capacity: usize,
     config: Config,
-) -> Result<(ChatService, OpenStore), BoxError> {
-    let (store, broker, open): (Arc<dyn Store>, Arc<dyn Broker>, OpenStore) = match db {
+) -> Result<ChatService, BoxError> {
+    let (store, broker): (Arc<dyn Store>, Arc<dyn Broker>) = match db {
         Database::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -132,19 +102,13 @@ pub async fn open_service(
             let store = SqliteStore::open(path)
                 .await
                 .map_err(|e| format!("cannot open {db}: {e}"))?;
-            let open = OpenStore::Sqlite(store.clone());
-            (
-                Arc::new(store),
-                Arc::new(LocalBroker::new(broker_capacity)),
-                open,
-            )
+            (Arc::new(store), Arc::new(LocalBroker::new(broker_capacity)))
         }
         Database::Memory => {
             tracing::warn!("--database memory: nothing is kept after the server exits");
             (
                 Arc::new(MemoryStore::new()),
                 Arc::new(LocalBroker::new(broker_capacity)),
-                OpenStore::Memory,
             )
         }
         #[cfg(feature = "postgres")]
@@ -155,8 +119,7 @@ pub async fn open_service(
             let broker = PostgresBroker::start(&store, broker_capacity)
                 .await
                 .map_err(|e| format!("cannot start the PostgreSQL broker: {e}"))?;
-            let open = OpenStore::Postgres(store.clone());
-            (Arc::new(store), Arc::new(broker), open)
+            (Arc::new(store), Arc::new(broker))
         }
         #[cfg(not(feature = "postgres"))]
         Database::Postgres(_) => {
@@ -165,7 +128,7 @@ pub async fn open_service(
             );
         }
     };
-    Ok((ChatService::new(store, broker, config), open))
+    Ok(ChatService::new(store, broker, config))
 }
 
 #[cfg(test)]
@@ -206,17 +169,17 @@ mod tests {
     async fn opens_and_reopens_a_sqlite_file() -> Result<(), BoxError> {
         let dir = std::env::temp_dir().join(format!("server-common-test-{}", std::process::id()));
         let db = Database::Sqlite(dir.join("nested").join("chat.db"));
-        let (service, store) = open_service(&db, 16, Config::for_tests()).await?;
+        let service = open_service(&db, 16, Config::for_tests()).await?;
         let (_, token) = service.signup("ann", "ann-password-1").await?;
-        store.close().await?;
+        service.store().close().await?;
         let closed = service.authenticate(&token).await;
         assert!(closed.is_err(), "a closed store still answered: {closed:?}");
         // Closed means every write of the first opening is in the main file.
         let wal = dir.join("nested").join("chat.db-wal");
         assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0);
-        let (service, store) = open_service(&db, 16, Config::for_tests()).await?;
+        let service = open_service(&db, 16, Config::for_tests()).await?;
         assert_eq!(service.authenticate(&token).await?.username, "ann");
-        store.close().await?;
+        service.store().close().await?;
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }

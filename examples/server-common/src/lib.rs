@@ -33,6 +33,6 @@ pub mod run;
 pub mod testing;
 
 pub use cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
-pub use database::{Database, OpenStore, open_service};
+pub use database::{Database, open_service};
 pub use http_server::{ConnectionLimits, HttpServer};
 pub use run::{BoxError, ShutdownFuture, main};

@@ -12,15 +12,16 @@
 //! `migrate` and `createsuperuser` close it the same way before they exit.
 
 use crate::cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
-use crate::database::{OpenStore, open_service};
+use crate::database::open_service;
 use crate::http_server::{HttpServer, raise_open_files_limit};
-use chat_core::{ChatError, ChatService, Config};
+use chat_core::{ChatError, ChatService, Config, Store};
 use chat_http::ChatHttp;
 use std::future::Future;
 use std::io::{self, BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
@@ -89,9 +90,8 @@ fn init_logging(filter: &str) {
 }
 
 async fn migrate(global: &GlobalArgs) -> Result<(), BoxError> {
-    let (service, store) = open_service(&global.database, 16, Config::default()).await?;
-    drop(service);
-    close_store(&store, CLOSE_GRACE).await;
+    let service = open_service(&global.database, 16, Config::default()).await?;
+    close_store(service.store().as_ref(), CLOSE_GRACE).await;
     println!("{} is migrated", global.database);
     Ok(())
 }
@@ -102,9 +102,9 @@ async fn createsuperuser(global: &GlobalArgs, args: &CreateSuperuserArgs) -> Res
     let password = tokio::task::spawn_blocking(move || read_password(&username, password_stdin))
         .await
         .map_err(|e| format!("reading the password failed: {e}"))??;
-    let (service, store) = open_service(&global.database, 16, Config::default()).await?;
+    let service = open_service(&global.database, 16, Config::default()).await?;
     let created = service.create_user(&args.username, &password, true).await;
-    close_store(&store, CLOSE_GRACE).await;
+    close_store(service.store().as_ref(), CLOSE_GRACE).await;
     match created {
         Ok(user) => {
             println!("created admin `{}` (id {})", user.username, user.id.0);
@@ -156,8 +156,8 @@ where
     let addr = listener.local_addr()?;
     raise_open_files_limit(args.max_connections);
     let http_server = HttpServer::new(listener, args.connection_limits());
-    let (service, store) =
-        open_service(&global.database, args.broker_capacity, args.core_config()).await?;
+    let service = open_service(&global.database, args.broker_capacity, args.core_config()).await?;
+    let store = Arc::clone(service.store());
     let chat = ChatHttp::new(service.clone(), args.http_config());
     tracing::info!(database = %global.database, "{name} listening on http://{addr}");
 
@@ -176,7 +176,7 @@ where
         finished = &mut server => {
             housekeeping.abort();
             chat.shutdown();
-            close_store(&store, args.shutdown_grace()).await;
+            close_store(store.as_ref(), args.shutdown_grace()).await;
             return finished.map_err(|e| format!("the server failed: {e}").into());
         }
         () = shutdown_signal() => {}
@@ -211,14 +211,14 @@ where
             Ok(())
         }
     };
-    close_store(&store, grace).await;
+    close_store(store.as_ref(), grace).await;
     stopped
 }
 
-/// Closes the database within `grace` (see [`OpenStore::close`]). A database left open is
+/// Closes the database within `grace` (see [`Store::close`]). A database left open is
 /// recovered at the next start (SQLite replays its write-ahead log), so a failure or a
 /// timeout is logged, not returned.
-async fn close_store(store: &OpenStore, grace: Duration) {
+async fn close_store(store: &dyn Store, grace: Duration) {
     match tokio::time::timeout(grace, store.close()).await {
         Ok(Ok(())) => tracing::info!("database closed"),
         Ok(Err(e)) => tracing::warn!(error = %e, "closing the database failed"),
