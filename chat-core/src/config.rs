@@ -124,6 +124,9 @@ pub struct Config {
     pub limits: Limits,
     /// How long a session token stays valid after log in.
     pub session_ttl: Duration,
+    /// How often the service deletes expired sessions from the store, by itself (`None`: never;
+    /// call [`ChatService::purge_expired_sessions`](crate::ChatService::purge_expired_sessions)).
+    pub purge_sessions_every: Option<Duration>,
     /// Password hashing cost.
     pub hash_cost: HashCost,
     /// How much password hashing may run at once.
@@ -135,6 +138,7 @@ impl Default for Config {
         Config {
             limits: Limits::default(),
             session_ttl: Duration::from_secs(14 * 24 * 3600),
+            purge_sessions_every: Some(Duration::from_secs(3600)),
             hash_cost: HashCost::default(),
             hashing: HashingConfig::default(),
         }

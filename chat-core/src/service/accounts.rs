@@ -77,7 +77,8 @@ impl ChatService {
         Ok(user)
     }
 
-    /// Deletes sessions that have expired; servers call this periodically. Returns how many.
+    /// Deletes sessions that have expired. Returns how many. The service runs it every
+    /// [`Config::purge_sessions_every`](crate::Config::purge_sessions_every) by itself.
     pub async fn purge_expired_sessions(&self) -> ChatResult<u64> {
         Ok(self
             .store()
@@ -86,6 +87,7 @@ impl ChatService {
     }
 
     async fn open_session(&self, user: &User) -> ChatResult<SessionToken> {
+        self.start_housekeeping();
         let token = SessionToken::generate()?;
         let now = self.clock().now();
         self.store()

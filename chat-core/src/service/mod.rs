@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod housekeeping;
 mod live;
 mod messages;
 mod publish_posts;
@@ -41,6 +42,8 @@ struct Inner {
     live_sessions: Arc<LiveSessions>,
     /// Whether this node listens to account events from other nodes yet.
     accounts_listening: std::sync::Once,
+    /// Whether the housekeeping task has been started.
+    housekeeping: std::sync::Once,
     /// Every password hash and verification runs here, bounded by `config.hashing`.
     hashing: HashPool,
     /// A hash verified when a login names an unknown user, so both paths cost the same.
@@ -86,6 +89,7 @@ impl ChatService {
                 presence: PresenceTracker::default(),
                 live_sessions: Arc::default(),
                 accounts_listening: std::sync::Once::new(),
+                housekeeping: std::sync::Once::new(),
                 dummy_hash: OnceCell::new(),
                 store_publishes_posts,
             }),

@@ -14,7 +14,7 @@
 use crate::cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
 use crate::database::open_service;
 use crate::http_server::{HttpServer, raise_open_files_limit};
-use chat_core::{ChatError, ChatService, Config, Store};
+use chat_core::{ChatError, Config, Store};
 use chat_http::ChatHttp;
 use std::future::Future;
 use std::io::{self, BufRead, IsTerminal};
@@ -32,9 +32,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Resolves when the server should stop accepting connections and drain.
 pub type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// How often expired sessions are purged from the store.
-const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How long `migrate` and `createsuperuser` wait for the database to close.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
@@ -158,10 +155,9 @@ where
     let http_server = HttpServer::new(listener, args.connection_limits());
     let service = open_service(&global.database, args.broker_capacity, args.core_config()).await?;
     let store = Arc::clone(service.store());
-    let chat = ChatHttp::new(service.clone(), args.http_config());
+    let chat = ChatHttp::new(service, args.http_config());
     tracing::info!(database = %global.database, "{name} listening on http://{addr}");
 
-    let housekeeping = tokio::spawn(purge_sessions(service));
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     // Polled here rather than spawned: warp's server future is not `Send`.
@@ -174,7 +170,6 @@ where
 
     tokio::select! {
         finished = &mut server => {
-            housekeeping.abort();
             chat.shutdown();
             close_store(store.as_ref(), args.shutdown_grace()).await;
             return finished.map_err(|e| format!("the server failed: {e}").into());
@@ -195,7 +190,6 @@ where
         served
     })
     .await;
-    housekeeping.abort();
     let stopped = match drained {
         Ok(Ok(())) => {
             tracing::info!("stopped");
@@ -226,18 +220,6 @@ async fn close_store(store: &dyn Store, grace: Duration) {
             "the database did not close within {}s; it recovers at the next start",
             grace.as_secs()
         ),
-    }
-}
-
-async fn purge_sessions(service: ChatService) {
-    let mut every = tokio::time::interval(PURGE_EVERY);
-    loop {
-        every.tick().await;
-        match service.purge_expired_sessions().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "expired sessions removed"),
-            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
-        }
     }
 }
 
