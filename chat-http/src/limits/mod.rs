@@ -1,7 +1,7 @@
 //! Every bound on what one client can make the server spend, in one place: token buckets per
 //! user, per username and per client address ([`rate`]), and caps on open sockets per user and
-//! per address ([`sockets`]). [`Limiters`] holds the process's instances, built from
-//! [`HttpConfig`](crate::HttpConfig).
+//! per address ([`sockets`]). `Limiters` holds the process's instances, built from
+//! [`HttpConfig`].
 
 pub mod rate;
 pub mod sockets;

@@ -8,7 +8,7 @@
 //!
 //! Once the connection closes, the reader keeps reading (and dropping) what the client still
 //! sends while the writer writes the close frame, until the client's close frame arrives or
-//! the stream ends (bounded in time, frames and bytes; see [`drain`]). Closing a socket with
+//! the stream ends (bounded in time, frames and bytes; see `drain`). Closing a socket with
 //! unread data makes the kernel reset the connection, and the client then loses the close
 //! frame.
 
