@@ -54,6 +54,11 @@ pub mod axum;
 #[cfg(feature = "warp")]
 pub mod warp;
 
+/// The README's Rust snippets, compiled and run as doctests.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 pub use chat::{Accepted, ChatHttp};
 pub use client_addr::{ClientKey, PeerAddr};
 pub use config::{AddressLimits, HttpConfig, RateLimit};
