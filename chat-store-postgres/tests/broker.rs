@@ -80,11 +80,16 @@ async fn next_post(feed: &mut RoomFeed) -> chat_core::Message {
     }
 }
 
-/// Terminates the listener connection of `broker` (a connection this test's broker opened).
-async fn kill_listener(store: &PostgresStore, broker: &PostgresBroker) -> i32 {
+/// Terminates the listener connection of `broker` (a connection this test's broker opened),
+/// once it is another than `previous` (the broker may not have noticed the last kill yet).
+async fn kill_listener(
+    store: &PostgresStore,
+    broker: &PostgresBroker,
+    previous: Option<i32>,
+) -> i32 {
     let deadline = Instant::now() + WAIT;
     let pid = loop {
-        if let Some(pid) = broker.stats().listener_pid {
+        if let Some(pid) = broker.stats().listener_pid.filter(|&p| Some(p) != previous) {
             break pid;
         }
         assert!(Instant::now() < deadline, "listener never came back");
@@ -248,7 +253,8 @@ async fn killed_listener_connections_lose_no_message() {
             let mut pids = Vec::new();
             for _ in 0..3 {
                 tokio::time::sleep(Duration::from_millis(60)).await;
-                pids.push(kill_listener(&store, &broker).await);
+                let previous = pids.last().copied();
+                pids.push(kill_listener(&store, &broker, previous).await);
             }
             pids
         })
@@ -266,6 +272,11 @@ async fn killed_listener_connections_lose_no_message() {
         (1..=TOTAL).collect::<Vec<_>>(),
         "exactly once, in order"
     );
+    // The last kill may be noticed after the last message arrived: wait for its reconnection.
+    let deadline = Instant::now() + WAIT;
+    while a.broker.stats().resyncs < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let stats = a.broker.stats();
     eprintln!(
         "killed while posting: node A {stats:?}, node B {:?}",
@@ -290,8 +301,9 @@ async fn messages_posted_while_the_listener_is_down_are_recovered() {
         return;
     };
     let (a, b, ann, room, mut feed) = room_across_nodes(&db, "lobby").await;
+    let mut previous = None;
     for round in 0..5 {
-        kill_listener(&a.store, &a.broker).await;
+        previous = Some(kill_listener(&a.store, &a.broker, previous).await);
         for i in 0..10 {
             b.service
                 .post(&ann, room.id, &format!("r{round} m{i}"), None)
