@@ -35,6 +35,8 @@ pub enum Conflict {
     Username,
     /// The room name is taken (compared case-insensitively).
     RoomName,
+    /// Another user is linked to this external id already.
+    ExternalId,
 }
 
 impl fmt::Display for Conflict {
@@ -42,6 +44,7 @@ impl fmt::Display for Conflict {
         f.write_str(match self {
             Conflict::Username => "username is already taken",
             Conflict::RoomName => "a room with this name already exists",
+            Conflict::ExternalId => "a user with this external id already exists",
         })
     }
 }

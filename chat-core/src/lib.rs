@@ -57,4 +57,4 @@ pub use service::{ChatService, HistorySlice, PostRequest, PresenceGuard};
 pub use session::{Session, SessionToken, TokenHash};
 pub use store::{MessageStore, PostListener, RoomStore, SessionStore, Store, UserStore};
 pub use timestamp::Timestamp;
-pub use user::{NewUser, User, UserQuery};
+pub use user::{ExternalUser, NewUser, User, UserQuery};

@@ -44,3 +44,17 @@ pub struct UserQuery {
     /// Most users returned.
     pub limit: usize,
 }
+
+/// A user vouched for by the host application rather than by the chat's own accounts: its
+/// id there, the name to show, and optionally its admin rights. See
+/// [`ChatService::external_user`](crate::ChatService::external_user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalUser {
+    /// The user's id in the host application (for example a JWT's `sub`); unique there.
+    pub external_id: String,
+    /// The name to show. The chat's username is made from it (see
+    /// [`ChatService::external_user`](crate::ChatService::external_user)).
+    pub name: String,
+    /// Admin rights as the host sees them; `None` leaves the chat's own flag alone.
+    pub admin: Option<bool>,
+}

@@ -77,10 +77,7 @@ async fn handle(State(chat): State<ChatHttp>, request: Request) -> Response {
 
 async fn upgrade(State(chat): State<ChatHttp>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
-    let accepted = match chat
-        .accept_upgrade(&parts.headers, parts.uri.query(), peer(&parts))
-        .await
-    {
+    let accepted = match chat.accept_upgrade(&parts, peer(&parts)).await {
         Ok(accepted) => accepted,
         Err(e) => return to_axum(chat.error_response(&e)),
     };

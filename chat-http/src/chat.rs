@@ -5,6 +5,7 @@
 
 use crate::config::HttpConfig;
 use crate::error::ApiError;
+use crate::identity::Authenticator;
 use crate::limits::Limiters;
 use crate::limits::sockets::{SocketCap, SocketSlot};
 use crate::metrics::Metrics;
@@ -12,7 +13,7 @@ use crate::protocol::SocketOptions;
 use crate::protocol::engine::{self, WsIn, WsOut};
 use crate::{ClientKey, PeerAddr};
 use bytes::Bytes;
-use chat_core::{ChatService, Session, User};
+use chat_core::{ChatService, Session, Timestamp, User};
 use futures::{Sink, Stream};
 use std::fmt;
 use std::fmt::Display;
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Accepted {
     pub(crate) user: User,
     pub(crate) session: Option<Session>,
+    pub(crate) expires_at: Option<Timestamp>,
     pub(crate) options: SocketOptions,
     pub(crate) slot: Option<SocketSlot>,
 }
@@ -54,6 +56,8 @@ struct Shared {
     limits: Limiters,
     shutdown: CancellationToken,
     closed: Notify,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    own_accounts: bool,
 }
 
 impl fmt::Debug for ChatHttp {
@@ -64,19 +68,89 @@ impl fmt::Debug for ChatHttp {
     }
 }
 
-impl ChatHttp {
-    /// The HTTP layer over `service`.
-    pub fn new(service: ChatService, config: HttpConfig) -> ChatHttp {
+/// Builds a [`ChatHttp`]: `ChatHttp::builder(service).config(..).authenticator(..).build()`.
+pub struct ChatHttpBuilder {
+    service: ChatService,
+    config: HttpConfig,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    own_accounts: Option<bool>,
+}
+
+impl fmt::Debug for ChatHttpBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatHttpBuilder")
+            .field("config", &self.config)
+            .field("own_accounts", &self.own_accounts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChatHttpBuilder {
+    /// The configuration (default: [`HttpConfig::default`]).
+    pub fn config(mut self, config: HttpConfig) -> ChatHttpBuilder {
+        self.config = config;
+        self
+    }
+
+    /// Takes users from the host application: every request and WebSocket is authenticated
+    /// by `authenticator` (see [`identity`](crate::identity)). The chat's own sign-up, log-in
+    /// and log-out routes are then off unless [`own_accounts`](Self::own_accounts) turns them
+    /// back on.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> ChatHttpBuilder {
+        self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Whether the chat's own accounts (sign up, log in, sessions, password change) are
+    /// served. Default: on without an authenticator, off with one. With both, a request the
+    /// authenticator finds no credential in falls back to the chat's session.
+    pub fn own_accounts(mut self, on: bool) -> ChatHttpBuilder {
+        self.own_accounts = Some(on);
+        self
+    }
+
+    /// The HTTP layer.
+    pub fn build(self) -> ChatHttp {
+        let own_accounts = self.own_accounts.unwrap_or(self.authenticator.is_none());
         ChatHttp {
             inner: Arc::new(Shared {
-                service,
-                limits: Limiters::new(&config),
-                config,
+                service: self.service,
+                limits: Limiters::new(&self.config),
+                config: self.config,
                 metrics: Arc::new(Metrics::default()),
                 shutdown: CancellationToken::new(),
                 closed: Notify::new(),
+                authenticator: self.authenticator,
+                own_accounts,
             }),
         }
+    }
+}
+
+impl ChatHttp {
+    /// The HTTP layer over `service`, with the chat's own accounts.
+    pub fn new(service: ChatService, config: HttpConfig) -> ChatHttp {
+        ChatHttp::builder(service).config(config).build()
+    }
+
+    /// A builder, for an [`Authenticator`] of the host application's users.
+    pub fn builder(service: ChatService) -> ChatHttpBuilder {
+        ChatHttpBuilder {
+            service,
+            config: HttpConfig::default(),
+            authenticator: None,
+            own_accounts: None,
+        }
+    }
+
+    /// The host application's authenticator, if any.
+    pub(crate) fn authenticator(&self) -> Option<&dyn Authenticator> {
+        self.inner.authenticator.as_deref()
+    }
+
+    /// Whether the chat's own accounts (sign up, log in, sessions) are served.
+    pub fn own_accounts(&self) -> bool {
+        self.inner.own_accounts
     }
 
     /// The chat service.
@@ -169,16 +243,17 @@ impl ChatHttp {
 
     /// Checks a WebSocket handshake, in this order: shutdown (503 `shutting_down`), `Origin`
     /// (403 when present and not allowed), the client address's handshake rate (429), the
-    /// session (cookie `chat_session` or `Authorization: Bearer`; 401 without a valid one), the
-    /// query's options (400 `bad_query`) and the caps on open sockets per user and per address
-    /// (429 `too_many_sockets`). Adapters upgrade only when this returns the accepted socket,
-    /// and hand it to [`serve_accepted`](Self::serve_accepted).
+    /// caller (the app's [`Authenticator`], or the chat's session from cookie `chat_session`
+    /// or `Authorization: Bearer`; 401 without a valid one), the query's options (400
+    /// `bad_query`) and the caps on open sockets per user and per address (429
+    /// `too_many_sockets`). Adapters upgrade only when this returns the accepted socket, and
+    /// hand it to [`serve_accepted`](Self::serve_accepted).
     pub async fn accept_upgrade(
         &self,
-        headers: &http::HeaderMap,
-        query: Option<&str>,
+        request: &http::request::Parts,
         peer: Option<PeerAddr>,
     ) -> Result<Accepted, ApiError> {
+        let headers = &request.headers;
         if self.is_shutting_down() {
             return Err(ApiError::new(
                 http::StatusCode::SERVICE_UNAVAILABLE,
@@ -195,10 +270,9 @@ impl ChatHttp {
                 .acquire(key)
                 .map_err(|wait| self.rate_limited(wait))?;
         }
-        let (token, _) =
-            crate::auth::session_token(headers).ok_or_else(ApiError::unauthenticated)?;
-        let (session, user) = self.inner.service.authenticate_session(&token).await?;
-        let options = SocketOptions::from_query(query)?;
+        let caller = self.caller(request).await?;
+        let user = caller.user;
+        let options = SocketOptions::from_query(request.uri.query())?;
         let slot = self
             .inner
             .limits
@@ -217,7 +291,8 @@ impl ChatHttp {
             })?;
         Ok(Accepted {
             user,
-            session: Some(session),
+            session: caller.session,
+            expires_at: caller.expires_at,
             options,
             slot: Some(slot),
         })
@@ -258,6 +333,7 @@ impl ChatHttp {
         let accepted = Accepted {
             user,
             session: None,
+            expires_at: None,
             options: SocketOptions::default(),
             slot: None,
         };

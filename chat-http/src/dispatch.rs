@@ -19,6 +19,7 @@ pub(crate) async fn dispatch(chat: &ChatHttp, request: Request<Bytes>) -> Respon
         query: parts.uri.query(),
         body: &body,
         peer: parts.extensions.get::<PeerAddr>().copied(),
+        parts: &parts,
     };
     match route(&ctx, parts.uri.path()).await {
         Ok(response) => response,

@@ -12,6 +12,8 @@
 //!   close, keepalive, opt-in frame batching ([`SocketOptions`]).
 //! - [`api`]: the JSON API handlers (accounts, rooms, admin) over a framework-free request
 //!   context; [`dispatch`] routes every non-WebSocket path and renders errors ([`error`]).
+//! - [`identity`]: who a request comes from: the chat's own accounts, or the host app's users
+//!   through an [`Authenticator`].
 //! - [`auth`]: session cookie / bearer token, Origin allow-list, CSRF check.
 //! - [`limits`]: token buckets per user, username and client address; socket caps.
 //! - [`client_addr`]: the client's address (peer, or trusted proxy headers) for per-address limits.
@@ -43,6 +45,7 @@ pub mod client_addr;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod identity;
 pub mod limits;
 pub mod metrics;
 pub mod protocol;
@@ -59,9 +62,10 @@ pub mod warp;
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
-pub use chat::{Accepted, ChatHttp};
+pub use chat::{Accepted, ChatHttp, ChatHttpBuilder};
 pub use client_addr::{ClientKey, PeerAddr};
 pub use config::{AddressLimits, HttpConfig, RateLimit};
 pub use error::ApiError;
+pub use identity::{Authenticator, Identity};
 pub use metrics::Metrics;
 pub use protocol::{SocketOptions, WsIn, WsOut, close_code};

@@ -7,7 +7,6 @@
 //! its own scripts, styles and sockets, runs no inline code, and cannot be framed.
 
 use crate::api::Ctx;
-use crate::auth;
 use crate::dispatch::{error_response, text_response};
 use crate::error::ApiError;
 use bytes::Bytes;
@@ -133,10 +132,12 @@ async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
     if path != "/admin" {
         return file("index.html");
     }
-    let user = match auth::session_token(ctx.headers) {
-        Some((token, _)) => ctx.chat.service().authenticate(&token).await.ok(),
-        None => None,
-    };
+    let user = ctx
+        .chat
+        .caller(ctx.parts)
+        .await
+        .ok()
+        .map(|caller| caller.user);
     match user {
         None => {
             let mut response =

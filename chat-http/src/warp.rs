@@ -139,10 +139,14 @@ async fn upgrade(
     peer: Option<PeerAddr>,
     on_upgrade: Option<OnUpgrade>,
 ) -> Response {
-    let accepted = match chat
-        .accept_upgrade(&headers, Some(query.as_str()), peer)
-        .await
-    {
+    let mut head = http::Request::new(());
+    *head.headers_mut() = headers;
+    if let Ok(uri) = format!("/ws?{query}").parse() {
+        *head.uri_mut() = uri;
+    }
+    let (head, ()) = head.into_parts();
+    let headers = &head.headers;
+    let accepted = match chat.accept_upgrade(&head, peer).await {
         Ok(accepted) => accepted,
         Err(e) => return to_warp(chat.error_response(&e)),
     };

@@ -367,12 +367,9 @@ async fn shutdown_closes_with_going_away_after_in_flight_work() {
     assert_eq!(a.close_code().await, close_code::GOING_AWAY);
     tokio::time::timeout(WAIT, chat.closed()).await.unwrap();
     assert_eq!(chat.open_connections(), 0);
-    let headers = http::HeaderMap::new();
+    let (head, ()) = http::Request::new(()).into_parts();
     assert_eq!(
-        chat.accept_upgrade(&headers, None, None)
-            .await
-            .unwrap_err()
-            .status,
+        chat.accept_upgrade(&head, None).await.unwrap_err().status,
         503
     );
 }

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod external;
 mod housekeeping;
 mod live;
 mod messages;
@@ -13,6 +14,7 @@ mod publish_posts;
 mod rooms;
 mod sessions;
 
+pub use external::EXTERNAL_ID_MAX;
 pub use live::PresenceGuard;
 pub use messages::{HistorySlice, PostRequest};
 pub use publish_posts::MAX_RUN;

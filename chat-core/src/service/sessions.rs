@@ -97,6 +97,11 @@ impl ChatService {
             .await?
             .filter(|u| u.is_active)
             .ok_or(ChatError::Unauthenticated)?;
+        if stored.password_hash.is_empty() {
+            return Err(ChatError::Forbidden(
+                "users of the host application have no password here",
+            ));
+        }
         if !self
             .hash_pool()
             .verify(old_password, &stored.password_hash)

@@ -1,6 +1,6 @@
 //! Storage of user accounts.
 
-use crate::{NewUser, StoreResult, TokenHash, User, UserId, UserQuery};
+use crate::{NewUser, StoreError, StoreResult, TokenHash, User, UserId, UserQuery};
 use async_trait::async_trait;
 
 /// Stores user accounts. Usernames are unique case-insensitively.
@@ -33,4 +33,31 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Grants or revokes admin rights. `NotFound(User)` when there is no such user.
     async fn set_user_admin(&self, id: UserId, admin: bool) -> StoreResult<User>;
+
+    /// The user linked to `external_id` (see [`create_external_user`](Self::create_external_user)).
+    async fn user_by_external_id(&self, external_id: &str) -> StoreResult<Option<User>> {
+        let _ = external_id;
+        Err(StoreError::backend(std::io::Error::other(
+            "external users are not supported",
+        )))
+    }
+
+    /// Creates a user linked to `external_id`, an id unique in the host application.
+    /// `Conflict(Username)` when the name is taken in any letter case, `Conflict(ExternalId)`
+    /// when another user is linked to `external_id` already.
+    async fn create_external_user(&self, external_id: &str, user: NewUser) -> StoreResult<User> {
+        let _ = (external_id, user);
+        Err(StoreError::backend(std::io::Error::other(
+            "external users are not supported",
+        )))
+    }
+
+    /// Changes a user's username. `Conflict(Username)` when another user has the name in any
+    /// letter case; `NotFound(User)` when there is no such user.
+    async fn rename_user(&self, id: UserId, username: &str) -> StoreResult<User> {
+        let _ = (id, username);
+        Err(StoreError::backend(std::io::Error::other(
+            "renaming users is not supported",
+        )))
+    }
 }

@@ -32,6 +32,8 @@ pub struct Ctx<'a> {
     pub body: &'a Bytes,
     /// The TCP peer, when the server loop recorded it.
     pub peer: Option<PeerAddr>,
+    /// The whole request head, for the app's [`Authenticator`](crate::Authenticator).
+    pub parts: &'a http::request::Parts,
 }
 
 impl Ctx<'_> {
@@ -44,12 +46,20 @@ impl Ctx<'_> {
         }
     }
 
-    /// The authenticated user, after the CSRF check of state-changing requests.
+    /// The authenticated user (the app's [`Authenticator`](crate::Authenticator) or the
+    /// chat's own session), after the CSRF check of state-changing requests.
     pub async fn user(&self) -> Result<User, ApiError> {
-        let (token, via) =
-            auth::session_token(self.headers).ok_or_else(ApiError::unauthenticated)?;
-        auth::check_csrf(self.method, self.headers, Some(via), self.chat.config())?;
-        Ok(self.chat.service().authenticate(&token).await?)
+        Ok(self.chat.caller(self.parts).await?.user)
+    }
+
+    /// 404 unless the chat's own accounts are served (see
+    /// [`ChatHttpBuilder::own_accounts`](crate::ChatHttpBuilder::own_accounts)).
+    fn own_accounts(&self) -> Result<(), ApiError> {
+        if self.chat.own_accounts() {
+            Ok(())
+        } else {
+            Err(ApiError::not_found())
+        }
     }
 
     /// The CSRF check of a request that needs no session (sign up, log in).
@@ -139,22 +149,27 @@ pub(crate) async fn route(ctx: &Ctx<'_>, rest: &str) -> Result<Response<Bytes>, 
     let (get, post) = (Method::GET, Method::POST);
     match segs.as_slice() {
         ["signup"] => {
+            ctx.own_accounts()?;
             ctx.allow(&[post])?;
             accounts::signup(ctx).await
         }
         ["login"] => {
+            ctx.own_accounts()?;
             ctx.allow(&[post])?;
             accounts::login(ctx).await
         }
         ["logout"] => {
+            ctx.own_accounts()?;
             ctx.allow(&[post])?;
             accounts::logout(ctx).await
         }
         ["logout-all"] => {
+            ctx.own_accounts()?;
             ctx.allow(&[post])?;
             accounts::logout_all(ctx).await
         }
         ["password"] => {
+            ctx.own_accounts()?;
             ctx.allow(&[post])?;
             accounts::change_password(ctx).await
         }

@@ -102,6 +102,7 @@ where
     let Accepted {
         user,
         session,
+        expires_at,
         options,
         slot,
     } = accepted;
@@ -126,10 +127,7 @@ where
         options.batch,
     );
     let writer = tokio::spawn(writer.run(close.clone(), sink));
-    let (token, expires_at) = match session {
-        Some(s) => (Some(s.token_hash), Some(s.expires_at)),
-        None => (None, None),
-    };
+    let token = session.map(|s| s.token_hash);
     let watch = chat
         .service()
         .watch_session(user.id, token.clone(), close.on_session_end());
@@ -345,6 +343,7 @@ mod future_sizes {
             let accepted = Accepted {
                 user,
                 session: None,
+                expires_at: None,
                 options: SocketOptions::default(),
                 slot: None,
             };
