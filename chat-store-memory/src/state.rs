@@ -11,6 +11,8 @@ pub(crate) struct State {
     pub next_message: i64,
     pub users: BTreeMap<UserId, User>,
     pub user_names: HashMap<String, UserId>,
+    /// Users of the host application by their id there.
+    pub external_ids: HashMap<String, UserId>,
     pub sessions: HashMap<TokenHash, Session>,
     pub rooms: HashMap<RoomId, ChatRoom>,
     /// (lower-cased name, id) for ordered listing and case-insensitive lookup.

@@ -1,7 +1,7 @@
 //! `UserStore` for the memory store.
 
 use crate::MemoryStore;
-use crate::state::fold;
+use crate::state::{State, fold};
 use async_trait::async_trait;
 use chat_core::{
     Conflict, Entity, NewUser, StoreError, StoreResult, TokenHash, User, UserId, UserQuery,
@@ -11,23 +11,7 @@ use chat_core::{
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
-        let mut s = self.lock();
-        let key = fold(&new.username);
-        if s.user_names.contains_key(&key) {
-            return Err(StoreError::Conflict(Conflict::Username));
-        }
-        s.next_user += 1;
-        let user = User {
-            id: UserId(s.next_user),
-            username: new.username,
-            password_hash: new.password_hash,
-            is_admin: new.is_admin,
-            is_active: true,
-            created_at: new.created_at,
-        };
-        s.user_names.insert(key, user.id);
-        s.users.insert(user.id, user.clone());
-        Ok(user)
+        insert_user(&mut self.lock(), new)
     }
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
@@ -99,4 +83,60 @@ impl UserStore for MemoryStore {
         user.is_admin = admin;
         Ok(user.clone())
     }
+
+    async fn user_by_external_id(&self, external_id: &str) -> StoreResult<Option<User>> {
+        let s = self.lock();
+        Ok(s.external_ids
+            .get(external_id)
+            .and_then(|id| s.users.get(id))
+            .cloned())
+    }
+
+    async fn create_external_user(&self, external_id: &str, new: NewUser) -> StoreResult<User> {
+        let mut s = self.lock();
+        if s.external_ids.contains_key(external_id) {
+            return Err(StoreError::Conflict(Conflict::ExternalId));
+        }
+        let user = insert_user(&mut s, new)?;
+        s.external_ids.insert(external_id.to_owned(), user.id);
+        Ok(user)
+    }
+
+    async fn rename_user(&self, id: UserId, username: &str) -> StoreResult<User> {
+        let mut s = self.lock();
+        let key = fold(username);
+        if s.user_names.get(&key).is_some_and(|owner| *owner != id) {
+            return Err(StoreError::Conflict(Conflict::Username));
+        }
+        let user = s
+            .users
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound(Entity::User))?;
+        let old = fold(&user.username);
+        user.username = username.to_owned();
+        let user = user.clone();
+        s.user_names.remove(&old);
+        s.user_names.insert(key, id);
+        Ok(user)
+    }
+}
+
+/// Adds a user: `Conflict(Username)` when the name is taken in any letter case.
+fn insert_user(s: &mut State, new: NewUser) -> StoreResult<User> {
+    let key = fold(&new.username);
+    if s.user_names.contains_key(&key) {
+        return Err(StoreError::Conflict(Conflict::Username));
+    }
+    s.next_user += 1;
+    let user = User {
+        id: UserId(s.next_user),
+        username: new.username,
+        password_hash: new.password_hash,
+        is_admin: new.is_admin,
+        is_active: true,
+        created_at: new.created_at,
+    };
+    s.user_names.insert(key, user.id);
+    s.users.insert(user.id, user.clone());
+    Ok(user)
 }
