@@ -53,7 +53,7 @@ pub use message::{HistoryPage, Message, NewMessage, Posted, SearchQuery};
 pub use password::HashPool;
 pub use presence::PresenceTracker;
 pub use room::{ChatRoom, Member, NewRoom, RoomQuery};
-pub use service::{ChatService, HistorySlice, PostRequest, PresenceGuard};
+pub use service::{ChatService, ChatServiceBuilder, HistorySlice, PostRequest, PresenceGuard};
 pub use session::{Session, SessionToken, TokenHash};
 pub use store::{MessageStore, PostListener, RoomStore, SessionStore, Store, UserStore};
 pub use timestamp::Timestamp;

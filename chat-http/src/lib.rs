@@ -18,6 +18,7 @@
 //! - [`limits`]: token buckets per user, username and client address; socket caps.
 //! - [`client_addr`]: the client's address (peer, or trusted proxy headers) for per-address limits.
 //! - [`views`]: the JSON shapes of users, rooms and messages.
+//! - [`shutdown`]: graceful shutdown in the right order (sockets, requests, store).
 //! - [`metrics`]: counters and a latency histogram in the Prometheus text format.
 //! - [`ui`]: the embedded web UI.
 //! - `axum` / `warp`: the adapters: `chat_http::axum::router(chat)` and
@@ -49,6 +50,7 @@ pub mod identity;
 pub mod limits;
 pub mod metrics;
 pub mod protocol;
+pub mod shutdown;
 pub mod ui;
 pub mod views;
 
@@ -69,3 +71,4 @@ pub use error::ApiError;
 pub use identity::{Authenticator, Identity};
 pub use metrics::Metrics;
 pub use protocol::{SocketOptions, WsIn, WsOut, close_code};
+pub use shutdown::{ShutdownError, shutdown_signal};

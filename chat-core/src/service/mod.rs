@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod builder;
 mod external;
 mod housekeeping;
 mod live;
@@ -14,6 +15,7 @@ mod publish_posts;
 mod rooms;
 mod sessions;
 
+pub use builder::ChatServiceBuilder;
 pub use external::EXTERNAL_ID_MAX;
 pub use live::PresenceGuard;
 pub use messages::{HistorySlice, PostRequest};

@@ -8,10 +8,10 @@
 
 mod common;
 
-use common::ws::Ws;
 use common::{Node, tail};
 use serde_json::json;
 use server_common::testing::call;
+use server_common::testing::ws::Ws;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

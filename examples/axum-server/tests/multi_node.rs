@@ -29,10 +29,10 @@
 
 mod common;
 
-use common::ws::{Msg, RecvError, WAIT, Ws, assert_exactly_once_in_order};
 use common::{Node, TestSchema, log_path, tail, test_url};
 use serde_json::json;
 use server_common::testing::call;
+use server_common::testing::ws::{Msg, RecvError, WAIT, Ws, assert_exactly_once_in_order};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;

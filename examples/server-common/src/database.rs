@@ -4,7 +4,7 @@
 //! Opening a store creates and migrates its schema, so `migrate` is just "open, then exit".
 
 use crate::run::BoxError;
-use chat_core::{Broker, ChatService, Config, LocalBroker, Store};
+use chat_core::{ChatService, Config, LocalBroker};
 use chat_store_memory::MemoryStore;
 #[cfg(feature = "postgres")]
 use chat_store_postgres::{PostgresBroker, PostgresStore};
@@ -12,7 +12,6 @@ use chat_store_sqlite::SqliteStore;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 
 /// Which database to use.
 #[derive(Clone, PartialEq, Eq)]
@@ -93,7 +92,8 @@ pub async fn open_service(
     broker_capacity: usize,
     config: Config,
 ) -> Result<ChatService, BoxError> {
-    let (store, broker): (Arc<dyn Store>, Arc<dyn Broker>) = match db {
+    let local = || LocalBroker::new(broker_capacity);
+    let builder = match db {
         Database::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -102,14 +102,11 @@ pub async fn open_service(
             let store = SqliteStore::open(path)
                 .await
                 .map_err(|e| format!("cannot open {db}: {e}"))?;
-            (Arc::new(store), Arc::new(LocalBroker::new(broker_capacity)))
+            ChatService::builder(store).broker(local())
         }
         Database::Memory => {
             tracing::warn!("--database memory: nothing is kept after the server exits");
-            (
-                Arc::new(MemoryStore::new()),
-                Arc::new(LocalBroker::new(broker_capacity)),
-            )
+            ChatService::builder(MemoryStore::new()).broker(local())
         }
         #[cfg(feature = "postgres")]
         Database::Postgres(url) => {
@@ -119,7 +116,7 @@ pub async fn open_service(
             let broker = PostgresBroker::start(&store, broker_capacity)
                 .await
                 .map_err(|e| format!("cannot start the PostgreSQL broker: {e}"))?;
-            (Arc::new(store), Arc::new(broker))
+            ChatService::builder(store).broker(broker)
         }
         #[cfg(not(feature = "postgres"))]
         Database::Postgres(_) => {
@@ -128,7 +125,7 @@ pub async fn open_service(
             );
         }
     };
-    Ok(ChatService::new(store, broker, config))
+    Ok(builder.config(config).build())
 }
 
 #[cfg(test)]

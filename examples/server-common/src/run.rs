@@ -3,12 +3,11 @@
 //! serve it on this [`HttpServer`] until that future resolves" part differs between axum and
 //! warp; it is passed in.
 //!
-//! Shutdown order on SIGINT/SIGTERM: `ChatHttp::shutdown` (new sockets get 503; open ones finish
-//! the frame in hand, so an in-flight post commits and is acked, then close with 1001 going
-//! away), then the accept loop stops accepting and lets in-flight requests finish, bounded by
-//! `--shutdown-timeout`; last the database is closed, within the same bound again (SQLite:
-//! queued writes committed, the search index caught up, both write-ahead logs checkpointed
-//! into their files and every connection closed, so the main file alone is a complete copy).
+//! Shutdown on SIGINT/SIGTERM is chat-http's [`shutdown`](chat_http::shutdown) order: sockets
+//! finish the frame in hand and close with 1001 while the accept loop stops and lets in-flight
+//! requests finish (bounded by `--shutdown-timeout`), then the database is closed within the
+//! same bound again (SQLite: queued writes committed, the search index caught up, both
+//! write-ahead logs checkpointed into their files, so the main file alone is a complete copy).
 //! `migrate` and `createsuperuser` close it the same way before they exit.
 
 use crate::cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
@@ -21,7 +20,6 @@ use std::io::{self, BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
@@ -154,7 +152,6 @@ where
     raise_open_files_limit(args.max_connections);
     let http_server = HttpServer::new(listener, args.connection_limits());
     let service = open_service(&global.database, args.broker_capacity, args.core_config()).await?;
-    let store = Arc::clone(service.store());
     let chat = ChatHttp::new(service, args.http_config());
     tracing::info!(database = %global.database, "{name} listening on http://{addr}");
 
@@ -164,49 +161,35 @@ where
     let server = serve(
         chat.clone(),
         http_server,
-        Box::pin(async move { stopped.cancelled().await }),
+        Box::pin(chat.shutdown_on(async move { stopped.cancelled().await })),
     );
     tokio::pin!(server);
-
-    tokio::select! {
-        finished = &mut server => {
-            chat.shutdown();
-            close_store(store.as_ref(), args.shutdown_grace()).await;
-            return finished.map_err(|e| format!("the server failed: {e}").into());
-        }
-        () = shutdown_signal() => {}
-    }
-
-    tracing::info!(
-        open_sockets = chat.open_connections(),
-        "shutting down: closing sockets (1001 going away) and finishing open requests"
-    );
-    chat.shutdown();
-    stop.cancel();
     let grace = args.shutdown_grace();
-    let drained = tokio::time::timeout(grace, async {
-        // Both at once: the server finishes open requests while sockets close.
-        let (served, ()) = tokio::join!(&mut server, chat.closed());
-        served
-    })
-    .await;
-    let stopped = match drained {
-        Ok(Ok(())) => {
-            tracing::info!("stopped");
-            Ok(())
-        }
-        Ok(Err(e)) => Err(format!("the server failed while stopping: {e}").into()),
-        Err(_) => {
-            tracing::warn!(
+
+    let served = tokio::select! {
+        finished = &mut server => finished.map_err(|e| format!("the server failed: {e}").into()),
+        () = chat_http::shutdown_signal() => {
+            tracing::info!(
                 open_sockets = chat.open_connections(),
-                "still busy after {}s; exiting anyway",
-                grace.as_secs()
+                "shutting down: closing sockets (1001 going away) and finishing open requests"
             );
-            Ok(())
+            stop.cancel();
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("the server failed while stopping: {e}").into()),
+                Err(_) => {
+                    tracing::warn!("requests still open after {}s; exiting anyway", grace.as_secs());
+                    Ok(())
+                }
+            }
         }
     };
-    close_store(store.as_ref(), grace).await;
-    stopped
+    match chat.finish_shutdown(grace).await {
+        Ok(()) => tracing::info!("stopped; database closed"),
+        // A database left open recovers at the next start (SQLite replays its log).
+        Err(e) => tracing::warn!(error = %e, "stopped, but not cleanly"),
+    }
+    served
 }
 
 /// Closes the database within `grace` (see [`Store::close`]). A database left open is
@@ -220,34 +203,6 @@ async fn close_store(store: &dyn Store, grace: Duration) {
             "the database did not close within {}s; it recovers at the next start",
             grace.as_secs()
         ),
-    }
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received"),
-        () = terminate => tracing::info!("SIGTERM received"),
     }
 }
 

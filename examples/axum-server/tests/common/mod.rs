@@ -5,8 +5,6 @@
 // Each test crate uses a part of these helpers.
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod ws;
-
 use chat_store_postgres::PostgresStore;
 pub use chat_store_postgres::testing::test_url;
 use chat_store_postgres::testing::{self, drop_stale_schemas, fresh_schema_name};

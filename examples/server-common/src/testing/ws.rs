@@ -1,9 +1,9 @@
-//! A WebSocket client of the chat protocol (docs/PROTOCOL.md) for the multi-node test:
-//! connect with a bearer token and no `Origin`, send frames, receive JSON frames with a
+//! A WebSocket client of the chat protocol (docs/PROTOCOL.md) for tests that run a server:
+//! connect with a bearer token (or any headers), send frames, receive JSON frames with a
 //! timeout, and tell "the node went away" apart from "nothing arrived in time", which the
-//! node-kill scenario depends on.
+//! multi-node test's node-kill scenario depends on.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -61,10 +61,30 @@ pub struct Ws {
 impl Ws {
     /// Connects to `ws://addr/ws` with `Authorization: Bearer token` and waits for `hello`.
     pub async fn connect(addr: SocketAddr, token: &str, label: &str) -> Result<Ws, String> {
-        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let bearer = format!("Bearer {token}");
+        Ws::connect_to(
+            &format!("ws://{addr}/ws"),
+            &[("authorization", &bearer)],
+            label,
+        )
+        .await
+    }
+
+    /// Connects to the WebSocket `url` with the request headers `headers` (a cookie, an
+    /// `Origin`...) and waits for `hello`.
+    pub async fn connect_to(
+        url: &str,
+        headers: &[(&str, &str)],
+        label: &str,
+    ) -> Result<Ws, String> {
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| format!("{label}: {e}"))?;
+        for (name, value) in headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+            let value = http::HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+            request.headers_mut().insert(name, value);
+        }
         // TCP_NODELAY on the client: small frames go out at once, not after the peer's ACK.
         let connect = tokio_tungstenite::connect_async_with_config(request, None, true);
         let (socket, _) = tokio::time::timeout(WAIT, connect)
