@@ -73,6 +73,16 @@ async fn call(
 
 const ORIGIN: (&str, &str) = ("origin", "http://chat.test");
 
+/// The head of a WebSocket handshake as user `host_user` (`id:name`).
+fn handshake(host_user: &str) -> http::request::Parts {
+    let request = http::Request::builder().uri("/ws");
+    let request = match host_user {
+        "" => request,
+        user => request.header("x-host-user", user),
+    };
+    request.body(()).unwrap().into_parts().0
+}
+
 #[tokio::test]
 async fn host_users_are_chat_users_everywhere() {
     let chat = chat(None, Via::Bearer);
@@ -92,13 +102,10 @@ async fn host_users_are_chat_users_everywhere() {
     )
     .await;
     assert_eq!(status, 201, "{room}");
-    let (head, ()) = http::Request::builder()
-        .uri("/ws")
-        .header("x-host-user", "42:Ann Lee")
-        .body(())
-        .unwrap()
-        .into_parts();
-    let accepted = chat.accept_upgrade(&head, None).await.unwrap();
+    let accepted = chat
+        .accept_upgrade(&handshake("42:Ann Lee"), None)
+        .await
+        .unwrap();
     assert_eq!(accepted.user().id.0, id.as_i64().unwrap());
 
     // A new name from the host renames the chat user.
@@ -111,11 +118,8 @@ async fn host_users_are_chat_users_everywhere() {
 
     // No identity: 401, on the API and the handshake.
     assert_eq!(call(&chat, "GET", "/api/me", &[], None).await.0, 401);
-    let (head, ()) = http::Request::new(()).into_parts();
-    assert_eq!(
-        chat.accept_upgrade(&head, None).await.unwrap_err().status,
-        401
-    );
+    let refused = chat.accept_upgrade(&handshake(""), None).await.unwrap_err();
+    assert_eq!(refused.status, 401);
 }
 
 #[tokio::test]
@@ -186,14 +190,9 @@ async fn a_deactivated_user_is_refused_whatever_the_host_says() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = call(&chat, "GET", "/api/me", &eve, None).await;
     assert_eq!(status, 403, "{body}");
-    let (head, ()) = http::Request::builder()
-        .uri("/ws")
-        .header("x-host-user", "2:eve")
-        .body(())
-        .unwrap()
-        .into_parts();
-    assert_eq!(
-        chat.accept_upgrade(&head, None).await.unwrap_err().status,
-        403
-    );
+    let refused = chat
+        .accept_upgrade(&handshake("2:eve"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, 403);
 }
