@@ -14,7 +14,8 @@ pub struct Message {
     pub seq: Seq,
     /// Author.
     pub author: UserId,
-    /// Author's username.
+    /// Author's username: as a store reads it, the author's current one, so a rename shows in
+    /// past messages (see [`UserStore::rename_user`](crate::UserStore::rename_user)).
     pub author_name: String,
     /// Text; empty once deleted.
     pub body: String,

@@ -49,7 +49,7 @@ pub struct RoomQuery {
 pub struct Member {
     /// The member.
     pub user_id: UserId,
-    /// Their username.
+    /// Their current username (see [`UserStore::rename_user`](crate::UserStore::rename_user)).
     pub username: String,
     /// When they joined.
     pub joined_at: Timestamp,

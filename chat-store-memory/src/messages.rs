@@ -25,7 +25,7 @@ impl MessageStore for MemoryStore {
             && let Some(original) = s.message(room, seq)
         {
             return Ok(Posted {
-                message: original.clone(),
+                message: s.named(original.clone()),
                 duplicate: true,
             });
         }
@@ -42,28 +42,29 @@ impl MessageStore for MemoryStore {
         room.last_seq = room.last_seq.next();
         let seq = room.last_seq;
         s.next_message += 1;
-        let message = Message {
+        let stored = Message {
             id: MessageId(s.next_message),
             room: new.room,
             seq,
             author: new.author,
-            author_name,
+            author_name: String::new(),
             body: new.body,
             client_id: new.client_id,
             created_at: new.created_at,
             edited_at: None,
             deleted: false,
         };
-        if let Some(client_id) = &message.client_id {
+        if let Some(client_id) = &stored.client_id {
             s.client_ids
-                .entry(message.author)
+                .entry(stored.author)
                 .or_default()
-                .insert(client_id.clone(), (message.room, seq));
+                .insert(client_id.clone(), (stored.room, seq));
         }
-        s.messages
-            .entry(new.room)
-            .or_default()
-            .push(message.clone());
+        let message = Message {
+            author_name,
+            ..stored.clone()
+        };
+        s.messages.entry(new.room).or_default().push(stored);
         if let Some(listener) = self.listener.get() {
             // Still under the lock: the room's messages are announced in seq order.
             listener.posted(vec![message.clone()]);
@@ -83,14 +84,15 @@ impl MessageStore for MemoryStore {
         at: Timestamp,
     ) -> StoreResult<Message> {
         let mut s = self.lock();
-        match s.message_mut(room, seq) {
+        let edited = match s.message_mut(room, seq) {
             Some(m) if !m.deleted => {
                 m.body = body;
                 m.edited_at = Some(at);
-                Ok(m.clone())
+                m.clone()
             }
-            _ => Err(StoreError::NotFound(Entity::Message)),
-        }
+            _ => return Err(StoreError::NotFound(Entity::Message)),
+        };
+        Ok(s.named(edited))
     }
 
     async fn delete_message(&self, room: RoomId, seq: Seq) -> StoreResult<Message> {
@@ -100,11 +102,13 @@ impl MessageStore for MemoryStore {
             .ok_or(StoreError::NotFound(Entity::Message))?;
         m.deleted = true;
         m.body.clear();
-        Ok(m.clone())
+        let deleted = m.clone();
+        Ok(s.named(deleted))
     }
 
     async fn message(&self, room: RoomId, seq: Seq) -> StoreResult<Option<Message>> {
-        Ok(self.lock().message(room, seq).cloned())
+        let s = self.lock();
+        Ok(s.message(room, seq).map(|m| s.named(m.clone())))
     }
 
     async fn history(&self, room: RoomId, page: HistoryPage) -> StoreResult<Vec<Message>> {
@@ -125,7 +129,7 @@ impl MessageStore for MemoryStore {
                 (start, start.saturating_add(limit).min(len))
             }
         };
-        Ok(all.range(start, end).cloned().collect())
+        Ok(all.range(start, end).map(|m| s.named(m.clone())).collect())
     }
 
     fn announce_posts(&self, listener: Arc<dyn PostListener>) -> bool {
@@ -148,7 +152,7 @@ impl MessageStore for MemoryStore {
             .rev()
             .filter(|m| !m.deleted && search::matches(&words, &m.body))
             .take(query.limit)
-            .cloned()
+            .map(|m| s.named(m.clone()))
             .collect())
     }
 }

@@ -17,12 +17,9 @@ impl RoomStore for MemoryStore {
         if s.room_names.contains_key(&key) {
             return Err(StoreError::Conflict(Conflict::RoomName));
         }
-        let creator = s
-            .users
-            .get(&new.created_by)
-            .ok_or(StoreError::NotFound(Entity::User))?
-            .username
-            .clone();
+        if !s.users.contains_key(&new.created_by) {
+            return Err(StoreError::NotFound(Entity::User));
+        }
         s.next_room += 1;
         let room = ChatRoom {
             id: RoomId(s.next_room),
@@ -38,7 +35,7 @@ impl RoomStore for MemoryStore {
             room.id,
             vec![Member {
                 user_id: new.created_by,
-                username: creator,
+                username: String::new(),
                 joined_at: new.created_at,
             }],
         );
@@ -105,18 +102,15 @@ impl RoomStore for MemoryStore {
         if !s.rooms.contains_key(&room) {
             return Err(StoreError::NotFound(Entity::Room));
         }
-        let username = s
-            .users
-            .get(&user)
-            .ok_or(StoreError::NotFound(Entity::User))?
-            .username
-            .clone();
+        if !s.users.contains_key(&user) {
+            return Err(StoreError::NotFound(Entity::User));
+        }
         if !s.membership.insert((room, user)) {
             return Ok(false);
         }
         s.members.entry(room).or_default().push(Member {
             user_id: user,
-            username,
+            username: String::new(),
             joined_at: at,
         });
         Ok(true)
@@ -142,7 +136,9 @@ impl RoomStore for MemoryStore {
         if !s.rooms.contains_key(&room) {
             return Err(StoreError::NotFound(Entity::Room));
         }
-        Ok(s.members.get(&room).cloned().unwrap_or_default())
+        Ok(s.members.get(&room).map_or_else(Vec::new, |members| {
+            members.iter().map(|m| s.named_member(m.clone())).collect()
+        }))
     }
 
     async fn rooms_of(&self, user: UserId) -> StoreResult<Vec<ChatRoom>> {

@@ -104,6 +104,9 @@ impl UserStore for MemoryStore {
 
     async fn rename_user(&self, id: UserId, username: &str) -> StoreResult<User> {
         let mut s = self.lock();
+        if !s.users.contains_key(&id) {
+            return Err(StoreError::NotFound(Entity::User));
+        }
         let key = fold(username);
         if s.user_names.get(&key).is_some_and(|owner| *owner != id) {
             return Err(StoreError::Conflict(Conflict::Username));

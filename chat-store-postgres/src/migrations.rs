@@ -19,14 +19,21 @@ struct Migration {
 }
 
 /// Every migration, in version order. Append only: never edit an applied migration.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "users, sessions, rooms, memberships, messages with tsvector search",
-    sql: include_str!("../migrations/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "users, sessions, rooms, memberships, messages with tsvector search",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "users linked to the host application's ids",
+        sql: include_str!("../migrations/0002_external_users.sql"),
+    },
+];
 
 /// The newest schema version this build migrates to.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// A stable 64-bit FNV-1a checksum of a migration's SQL.
 fn checksum(sql: &str) -> i64 {

@@ -1,6 +1,6 @@
 //! Conversions between chat-core values and SQL parameters, shared by the trait impls: the
 //! case-folded key under which names are unique, `LIMIT` values, and search lexemes; and the
-//! column list every message query selects.
+//! column lists every message and user query selects.
 
 /// The columns `message_from_row` reads: `m` is a message row, `u` its author. Ends with a
 /// space, so the rest of the statement follows with `concat!`.
@@ -11,6 +11,15 @@ macro_rules! message_columns {
     };
 }
 pub(crate) use message_columns;
+
+/// The columns `user_from_row` reads, from `users`. Ends with a space, so the rest of the
+/// statement follows with `concat!`.
+macro_rules! user_columns {
+    () => {
+        "id, username, password_hash, is_admin, is_active, created_at "
+    };
+}
+pub(crate) use user_columns;
 
 /// The key under which usernames and room names are unique and ordered: the name lower-cased
 /// by Rust, the same fold as every other store, independent of the database's locale.

@@ -370,3 +370,41 @@ async fn migrations_are_recorded_and_a_newer_schema_is_refused() {
     ));
     db.finish().await;
 }
+
+/// A schema at version 1 (users without external ids) is brought to version 2: its users stay,
+/// and users can be linked to external ids.
+#[tokio::test]
+async fn a_version_1_schema_gets_external_ids() {
+    let Some(db) = TestDb::new("a_version_1_schema_gets_external_ids").await else {
+        return;
+    };
+    let ann = user(&db.store, "ann").await;
+    sqlx::raw_sql(
+        "DROP INDEX users_external_id_unique;
+         ALTER TABLE users DROP COLUMN external_id;
+         DELETE FROM chat_schema_migrations WHERE version = 2;",
+    )
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(db.store.schema_version().await.unwrap(), 1);
+    let node = db.another_node().await;
+    assert_eq!(node.schema_version().await.unwrap(), SCHEMA_VERSION);
+    assert_eq!(node.user_by_name("ANN").await.unwrap(), Some(ann));
+    let bea = node
+        .create_external_user(
+            "ext-1",
+            NewUser {
+                username: "bea".into(),
+                password_hash: String::new(),
+                is_admin: false,
+                created_at: Timestamp(1),
+            },
+        )
+        .await
+        .unwrap();
+    let found = db.store.user_by_external_id("ext-1").await.unwrap();
+    assert_eq!(found.map(|u| u.id), Some(bea.id));
+    node.close().await;
+    db.finish().await;
+}

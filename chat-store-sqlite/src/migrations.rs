@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_search_file.sql"),
     include_str!("../migrations/0003_client_ids.sql"),
     include_str!("../migrations/0004_client_id_index.sql"),
+    include_str!("../migrations/0005_external_users.sql"),
 ];
 
 /// The newest schema version this code knows.

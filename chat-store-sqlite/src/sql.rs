@@ -38,13 +38,20 @@ pub(crate) const USER_BY_KEY: &str = concat!(
     user_columns!(),
     " FROM users u WHERE u.username_key = ?1"
 );
+/// A user by external id: the partial unique index on `external_id`.
+pub(crate) const USER_BY_EXTERNAL_ID: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users u WHERE u.external_id = ?1"
+);
 pub(crate) const USER_KEY_TAKEN: &str =
     "SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ?1)";
+pub(crate) const USER_ID_BY_KEY: &str = "SELECT id FROM users WHERE username_key = ?1";
 pub(crate) const USER_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)";
 pub(crate) const USERNAME_BY_ID: &str = "SELECT username FROM users WHERE id = ?1";
 pub(crate) const USER_INSERT: &str = "INSERT INTO users \
-     (username, username_key, password_hash, is_admin, is_active, created_at) \
-     VALUES (?1, ?2, ?3, ?4, 1, ?5) RETURNING id";
+     (username, username_key, password_hash, is_admin, is_active, created_at, external_id) \
+     VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6) RETURNING id";
 pub(crate) const USERS_LIST: &str = concat!(
     "SELECT ",
     user_columns!(),
@@ -53,6 +60,8 @@ pub(crate) const USERS_LIST: &str = concat!(
 pub(crate) const USER_SET_ACTIVE: &str = "UPDATE users SET is_active = ?2 WHERE id = ?1";
 pub(crate) const USER_SET_ADMIN: &str = "UPDATE users SET is_admin = ?2 WHERE id = ?1";
 pub(crate) const USER_SET_PASSWORD: &str = "UPDATE users SET password_hash = ?2 WHERE id = ?1";
+pub(crate) const USER_RENAME: &str =
+    "UPDATE users SET username = ?2, username_key = ?3 WHERE id = ?1";
 
 // Sessions.
 pub(crate) const SESSION_INSERT: &str = "INSERT OR REPLACE INTO sessions \
@@ -204,7 +213,9 @@ pub(crate) const SEARCH: &str = "SELECT m.id, m.room_id, m.seq, m.author_id, u.u
 pub(crate) const ALL: &[(&str, &str)] = &[
     ("USER_BY_ID", USER_BY_ID),
     ("USER_BY_KEY", USER_BY_KEY),
+    ("USER_BY_EXTERNAL_ID", USER_BY_EXTERNAL_ID),
     ("USER_KEY_TAKEN", USER_KEY_TAKEN),
+    ("USER_ID_BY_KEY", USER_ID_BY_KEY),
     ("USER_EXISTS", USER_EXISTS),
     ("USERNAME_BY_ID", USERNAME_BY_ID),
     ("USER_INSERT", USER_INSERT),
@@ -212,6 +223,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("USER_SET_ACTIVE", USER_SET_ACTIVE),
     ("USER_SET_ADMIN", USER_SET_ADMIN),
     ("USER_SET_PASSWORD", USER_SET_PASSWORD),
+    ("USER_RENAME", USER_RENAME),
     ("SESSION_INSERT", SESSION_INSERT),
     ("SESSION_USER", SESSION_USER),
     ("SESSION_DELETE", SESSION_DELETE),

@@ -1,10 +1,11 @@
 //! Opening and closing: refused files stay byte-for-byte untouched, the schema version is
-//! recorded, data survives a reopen, and a closed store answers `Closed`.
+//! recorded, an older schema is migrated, data survives a reopen, and a closed store answers
+//! `Closed`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chat_core::{
-    HistoryPage, MessageStore, NewMessage, NewRoom, NewUser, RoomStore, SearchQuery, Seq,
+    Conflict, HistoryPage, MessageStore, NewMessage, NewRoom, NewUser, RoomStore, SearchQuery, Seq,
     StoreError, Timestamp, UserStore,
 };
 use chat_store_sqlite::{SCHEMA_VERSION, SqliteError, SqliteStore};
@@ -160,6 +161,61 @@ async fn data_survives_a_reopen_and_empty_files_are_created() {
         .unwrap();
     assert_eq!(found.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [4, 3]);
     store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_version_4_database_gets_external_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let ann = store.create_user(new_user("ann")).await.unwrap();
+    store.close().await.unwrap();
+    drop(store);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP INDEX users_external_id;
+             ALTER TABLE users DROP COLUMN external_id;
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.user_by_name("ann").await.unwrap(), Some(ann.clone()));
+    assert_eq!(store.user_by_external_id("ext-1").await.unwrap(), None);
+    let bea = store
+        .create_external_user("ext-1", new_user("bea"))
+        .await
+        .unwrap();
+    let found = store.user_by_external_id("ext-1").await.unwrap();
+    assert_eq!(found.map(|u| u.id), Some(bea.id));
+    let err = store
+        .create_external_user("ext-1", new_user("cid"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::ExternalId)),
+        "{err:?}"
+    );
+    store.close().await.unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let linked: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT username, external_id FROM users ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        linked,
+        [
+            ("ann".to_owned(), None),
+            ("bea".to_owned(), Some("ext-1".to_owned()))
+        ]
+    );
 }
 
 #[tokio::test]

@@ -442,11 +442,14 @@ async fn a_version_1_database_gets_its_index_moved_out() {
     let fx = Fixture::new();
     let room = hundred(&fx).await;
     // Back to schema version 1: the index inside the database, no change log, no index file
-    // (and the idempotency keys in a unique index that is not partial).
+    // (and the idempotency keys in a unique index that is not partial, and users without
+    // external ids).
     {
         let main = Connection::open(&fx.path).unwrap();
         main.execute_batch(
-            "DROP INDEX messages_author_client;
+            "DROP INDEX users_external_id;
+             ALTER TABLE users DROP COLUMN external_id;
+             DROP INDEX messages_author_client;
              CREATE UNIQUE INDEX messages_author_client ON messages (author_id, client_id);
              DROP TABLE search_changes;
              DROP TABLE search_link;

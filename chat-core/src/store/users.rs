@@ -1,6 +1,6 @@
 //! Storage of user accounts.
 
-use crate::{NewUser, StoreError, StoreResult, TokenHash, User, UserId, UserQuery};
+use crate::{NewUser, StoreResult, TokenHash, User, UserId, UserQuery};
 use async_trait::async_trait;
 
 /// Stores user accounts. Usernames are unique case-insensitively.
@@ -34,30 +34,25 @@ pub trait UserStore: Send + Sync + 'static {
     /// Grants or revokes admin rights. `NotFound(User)` when there is no such user.
     async fn set_user_admin(&self, id: UserId, admin: bool) -> StoreResult<User>;
 
-    /// The user linked to `external_id` (see [`create_external_user`](Self::create_external_user)).
-    async fn user_by_external_id(&self, external_id: &str) -> StoreResult<Option<User>> {
-        let _ = external_id;
-        Err(StoreError::backend(std::io::Error::other(
-            "external users are not supported",
-        )))
-    }
+    /// The user linked to `external_id` (see [`create_external_user`](Self::create_external_user)),
+    /// `None` when no user is.
+    async fn user_by_external_id(&self, external_id: &str) -> StoreResult<Option<User>>;
 
-    /// Creates a user linked to `external_id`, an id unique in the host application.
-    /// `Conflict(Username)` when the name is taken in any letter case, `Conflict(ExternalId)`
-    /// when another user is linked to `external_id` already.
-    async fn create_external_user(&self, external_id: &str, user: NewUser) -> StoreResult<User> {
-        let _ = (external_id, user);
-        Err(StoreError::backend(std::io::Error::other(
-            "external users are not supported",
-        )))
-    }
+    /// Creates a user linked to `external_id`, an id unique in the host application (see
+    /// [`ExternalUser`](crate::ExternalUser)). `Conflict(ExternalId)` when a user is linked to
+    /// `external_id` already (also when a concurrent call linked it first: one user per
+    /// external id, whatever the race); `Conflict(Username)` when the name is taken in any
+    /// letter case.
+    async fn create_external_user(&self, external_id: &str, user: NewUser) -> StoreResult<User>;
 
-    /// Changes a user's username. `Conflict(Username)` when another user has the name in any
-    /// letter case; `NotFound(User)` when there is no such user.
-    async fn rename_user(&self, id: UserId, username: &str) -> StoreResult<User> {
-        let _ = (id, username);
-        Err(StoreError::backend(std::io::Error::other(
-            "renaming users is not supported",
-        )))
-    }
+    /// Changes a user's username; the same user may change the letter case of its own name.
+    /// `NotFound(User)` when there is no such user; `Conflict(Username)` when another user has
+    /// the name in any letter case.
+    ///
+    /// Everything read afterwards shows the new name, past messages included: a message's
+    /// [`author_name`](crate::Message::author_name) and a member's
+    /// [`username`](crate::Member::username) are the user's current username, not the one at
+    /// posting or joining time (the SQL stores join `users` on every read anyway). Events
+    /// already published keep the name they carried.
+    async fn rename_user(&self, id: UserId, username: &str) -> StoreResult<User>;
 }

@@ -14,8 +14,8 @@
 //! The factory returns a fresh, empty store per call, or `None` to skip (for example when a
 //! database server is not configured); the test then prints why it skipped.
 //!
-//! Cases are grouped by concern: [`accounts`], [`rooms`], [`messages`], [`history`],
-//! [`search`], [`admin`], [`live`] (subscriptions through the service and a [`LocalBroker`]),
+//! Cases are grouped by concern: [`accounts`], [`external`], [`rooms`], [`messages`],
+//! [`history`], [`search`], [`admin`], [`live`] (subscriptions through the service and a [`LocalBroker`]),
 //! and [`model`] (a proptest model-based test against a tiny reference model).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -26,6 +26,8 @@ pub mod accounts;
 pub mod admin;
 /// Cases for stores that announce their posts (run by such stores' own tests).
 pub mod announce;
+/// Cases about users of the host application.
+pub mod external;
 /// Cases about history pages.
 pub mod history;
 /// Cases about live subscriptions.

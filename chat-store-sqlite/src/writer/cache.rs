@@ -33,7 +33,7 @@ const CACHE_LIMIT: usize = 65_536;
 #[derive(Debug, Default)]
 pub(super) struct WriterCache {
     pub(super) rooms: HashMap<i64, RoomSeq>,
-    /// Usernames by user id (usernames never change and users are never deleted).
+    /// Usernames by user id (users are never deleted; renaming one forgets its entry).
     pub(super) usernames: HashMap<i64, String>,
     /// Memberships (room, user) known to exist: every post checks one. Only the writer
     /// changes memberships; removing one (or its room) drops it here.

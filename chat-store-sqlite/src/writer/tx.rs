@@ -119,6 +119,11 @@ impl WriteTx<'_> {
         Ok(name)
     }
 
+    /// Forgets a user's name (the user is being renamed); the next post reloads it.
+    pub(crate) fn forget_username(&self, user: UserId) {
+        self.cache.borrow_mut().usernames.remove(&user.0);
+    }
+
     /// Whether `user` is a member of `room`.
     pub(crate) fn is_member(&self, room: RoomId, user: UserId) -> DbResult<bool> {
         let key = (room.0, user.0);
