@@ -23,16 +23,19 @@ pub enum Via {
 
 /// The session token of a request: a bearer header first, else the session cookie.
 pub fn session_token(headers: &HeaderMap) -> Option<(SessionToken, Via)> {
-    if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let mut parts = value.trim().splitn(2, ' ');
-        if let (Some(scheme), Some(token)) = (parts.next(), parts.next()) {
-            let token = token.trim();
-            if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() {
-                return Some((SessionToken::from_client(token), Via::Bearer));
-            }
-        }
+    if let Some(token) = bearer(headers) {
+        return Some((SessionToken::from_client(token), Via::Bearer));
     }
     cookie(headers, SESSION_COOKIE).map(|t| (SessionToken::from_client(t), Via::Cookie))
+}
+
+/// The credential of an `Authorization: Bearer <credential>` header, if the request carries
+/// one that is not empty.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The value of cookie `name`, if the request carries it and it is not empty.

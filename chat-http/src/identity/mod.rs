@@ -18,6 +18,9 @@ use http::request::Parts;
 use std::fmt;
 use std::future::Future;
 
+#[cfg(feature = "jwt")]
+pub mod jwt;
+
 /// A user as the host application vouches for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
