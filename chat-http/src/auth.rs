@@ -50,24 +50,38 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim_matches('"').to_owned())
 }
 
-/// `Set-Cookie` value opening a session.
-pub fn session_cookie(token: &SessionToken, ttl: Duration, secure: bool) -> Option<HeaderValue> {
-    let secure = if secure { "; Secure" } else { "" };
+/// `Set-Cookie` value opening a session: HttpOnly, SameSite=Lax, `Secure` with
+/// `secure_cookies`, and a `Path` of the chat's mount (see [`HttpConfig::mount`]).
+pub fn session_cookie(
+    token: &SessionToken,
+    ttl: Duration,
+    config: &HttpConfig,
+) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        "{SESSION_COOKIE}={}; Max-Age={}{}",
         token.as_str(),
-        ttl.as_secs()
+        ttl.as_secs(),
+        cookie_attributes(config)
     ))
     .ok()
 }
 
 /// `Set-Cookie` value deleting the session cookie.
-pub fn clear_cookie(secure: bool) -> HeaderValue {
-    if secure {
-        HeaderValue::from_static("chat_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
+pub fn clear_cookie(config: &HttpConfig) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Max-Age=0{}",
+        cookie_attributes(config)
+    ))
+    .ok()
+}
+
+fn cookie_attributes(config: &HttpConfig) -> String {
+    let secure = if config.secure_cookies {
+        "; Secure"
     } else {
-        HeaderValue::from_static("chat_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
-    }
+        ""
+    };
+    format!("; Path={}/; HttpOnly; SameSite=Lax{secure}", config.mount())
 }
 
 /// `scheme://host[:port]` lower-cased, without a trailing slash or path.
@@ -211,10 +225,28 @@ mod tests {
     #[test]
     fn cookie_attributes() {
         let t = SessionToken::from_client("tok");
-        let c = session_cookie(&t, Duration::from_secs(60), true).unwrap();
+        let config = HttpConfig {
+            secure_cookies: true,
+            ..HttpConfig::default()
+        };
+        let c = session_cookie(&t, Duration::from_secs(60), &config).unwrap();
         let c = c.to_str().unwrap();
         assert!(c.starts_with("chat_session=tok;"));
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
-        assert!(c.contains("Path=/"));
+        assert!(c.contains("; Path=/;"), "{c}");
+        let nested = HttpConfig {
+            base_path: "chat/".into(),
+            ..HttpConfig::default()
+        };
+        let c = session_cookie(&t, Duration::from_secs(60), &nested).unwrap();
+        assert!(c.to_str().unwrap().contains("; Path=/chat/;"), "{c:?}");
+        assert!(!c.to_str().unwrap().contains("Secure"));
+        let cleared = clear_cookie(&nested).unwrap();
+        assert!(
+            cleared
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0; Path=/chat/;")
+        );
     }
 }

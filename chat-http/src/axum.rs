@@ -38,6 +38,7 @@ where
     }
     if chat.config().serve_ui {
         let pages = crate::ui::PAGES.into_iter();
+        let pages = pages.filter(|page| chat.serves(page));
         for path in pages.chain(["/rooms/{name}", "/static/{file}"]) {
             router = router.route(path, any(handle));
         }

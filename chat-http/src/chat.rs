@@ -340,15 +340,16 @@ impl ChatHttp {
         engine::run(self.clone(), accepted, sink, stream).await;
     }
 
-    /// Whether the chat answers requests for `path`: `/ws`, `/api/*`, `/healthz`, `/metrics`
-    /// (when `serve_metrics`) and the UI's pages and files (when `serve_ui`). The adapters leave
+    /// Whether the chat answers requests for `path` (relative to its mount): `/ws`, `/api/*`,
+    /// `/healthz`, `/metrics` (when `serve_metrics`) and the UI's pages and files (when
+    /// `serve_ui`; the account pages only with own accounts, `/admin` with `serve_admin`). The adapters leave
     /// every other path to the app they are mounted in.
     pub fn serves(&self, path: &str) -> bool {
         let config = &self.inner.config;
         matches!(path, "/ws" | "/healthz")
             || path.starts_with("/api/")
             || (config.serve_metrics && path == "/metrics")
-            || (config.serve_ui && crate::ui::serves(path))
+            || (config.serve_ui && crate::ui::serves_here(self, path))
     }
 
     /// Answers one HTTP request (everything but the WebSocket upgrade): the JSON API, the

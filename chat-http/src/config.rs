@@ -77,6 +77,13 @@ pub struct HttpConfig {
     /// Serves the embedded web UI ([`ui::PAGES`](crate::ui::PAGES), `/rooms/{name}`,
     /// `/static/*`).
     pub serve_ui: bool,
+    /// Serves the admin page (`/admin`) of the web UI; the admin JSON API stays, authorized
+    /// per request. Off for apps with a back office of their own.
+    pub serve_admin: bool,
+    /// Where the app mounts the chat, such as `/chat` (`Router::nest("/chat", ..)` in axum,
+    /// `warp::path("chat").and(..)` in warp); empty at the root. The web UI's URLs, its
+    /// WebSocket URL and the session cookie's `Path` follow it. See [`mount`](Self::mount).
+    pub base_path: String,
     /// Serves Prometheus metrics at `/metrics`.
     pub serve_metrics: bool,
     /// Largest accepted HTTP request body in bytes (larger: 413).
@@ -137,6 +144,8 @@ impl Default for HttpConfig {
             secure_cookies: false,
             trusted_proxies: Vec::new(),
             serve_ui: true,
+            serve_admin: true,
+            base_path: String::new(),
             serve_metrics: true,
             max_body_bytes: 64 * 1024,
             max_frame_bytes: 16 * 1024,
@@ -160,6 +169,17 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
+    /// [`base_path`](Self::base_path) normalised: empty for the root, else one leading `/` and
+    /// no trailing one (`chat/` becomes `/chat`).
+    pub fn mount(&self) -> String {
+        let trimmed = self.base_path.trim().trim_matches('/');
+        if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        }
+    }
+
     /// The transport's hard message size limit: bigger messages close the socket with 1009.
     pub fn transport_max_message(&self) -> usize {
         self.max_frame_bytes.saturating_mul(4).max(64 * 1024)

@@ -6,6 +6,7 @@
 //! the [`CONTENT_SECURITY_POLICY`] and the other browser security headers: the UI loads only
 //! its own scripts, styles and sockets, runs no inline code, and cannot be framed.
 
+use crate::ChatHttp;
 use crate::api::Ctx;
 use crate::dispatch::{error_response, text_response};
 use crate::error::ApiError;
@@ -96,7 +97,6 @@ fn file(name: &str) -> Result<Response<Bytes>, ApiError> {
     ))
 }
 
-/// Serves a UI path, or 404; with the security headers either way.
 /// Whether `path` is a page of the UI (one of [`PAGES`] or `/rooms/{name}`) or one of its files
 /// (`/static/{file}`).
 pub fn serves(path: &str) -> bool {
@@ -105,6 +105,16 @@ pub fn serves(path: &str) -> bool {
             .strip_prefix("/rooms/")
             .is_some_and(|n| !n.is_empty() && !n.contains('/'))
         || static_name(path).is_some()
+}
+
+/// Whether `chat` serves the UI path `path`: the account pages (`/login`, `/signup`,
+/// `/account`) only with the chat's own accounts, `/admin` only with `serve_admin`.
+pub(crate) fn serves_here(chat: &ChatHttp, path: &str) -> bool {
+    match path {
+        "/login" | "/signup" | "/account" => chat.own_accounts(),
+        "/admin" => chat.config().serve_admin,
+        _ => serves(path),
+    }
 }
 
 /// The file name of a `/static/{file}` path.
@@ -122,7 +132,7 @@ pub(crate) async fn page(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, A
 }
 
 async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
-    if !serves(path) {
+    if !serves_here(ctx.chat, path) {
         return Err(ApiError::not_found());
     }
     ctx.allow(&[Method::GET, Method::HEAD])?;
@@ -130,7 +140,7 @@ async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
         return file(name);
     }
     if path != "/admin" {
-        return file("index.html");
+        return page_html(ctx.chat, "index.html");
     }
     let user = ctx
         .chat
@@ -138,20 +148,66 @@ async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
         .await
         .ok()
         .map(|caller| caller.user);
+    let mount = ctx.chat.config().mount();
     match user {
         None => {
             let mut response =
                 text_response(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
-            response
-                .headers_mut()
-                .insert(LOCATION, HeaderValue::from_static("/login"));
+            let to = if ctx.chat.own_accounts() {
+                "/login"
+            } else {
+                "/"
+            };
+            if let Ok(location) = HeaderValue::from_str(&format!("{mount}{to}")) {
+                response.headers_mut().insert(LOCATION, location);
+            }
             Ok(response)
         }
         Some(u) if !u.is_admin => Ok(text_response(
             StatusCode::FORBIDDEN,
             "text/html; charset=utf-8",
-            "<!doctype html><title>Forbidden</title><h1>403 Forbidden</h1><p>The admin panel is for admins only. <a href=\"/\">Back to the chat</a></p>\n",
+            format!(
+                "<!doctype html><title>Forbidden</title><h1>403 Forbidden</h1><p>The admin panel is for admins only. <a href=\"{}\">Back to the chat</a></p>\n",
+                escape(if mount.is_empty() { "/" } else { &mount })
+            ),
         )),
-        Some(_) => file("admin.html"),
+        Some(_) => page_html(ctx.chat, "admin.html"),
     }
+}
+
+/// A page of the UI with its `<base href>` set to the chat's mount, so that its relative URLs
+/// (files, API, WebSocket, links) work wherever the app mounts the chat, and the
+/// `chat-accounts` meta telling the page whether the chat's own accounts are on.
+fn page_html(chat: &ChatHttp, name: &str) -> Result<Response<Bytes>, ApiError> {
+    let (bytes, kind) = asset(name).ok_or_else(ApiError::not_found)?;
+    let html = String::from_utf8_lossy(bytes)
+        .replacen(
+            BASE_PLACEHOLDER,
+            &format!("<base href=\"{}/\">", escape(&chat.config().mount())),
+            1,
+        )
+        .replacen(
+            ACCOUNTS_PLACEHOLDER,
+            if chat.own_accounts() {
+                ACCOUNTS_PLACEHOLDER
+            } else {
+                "<meta name=\"chat-accounts\" content=\"host\">"
+            },
+            1,
+        );
+    Ok(text_response(StatusCode::OK, kind, html))
+}
+
+/// The `<base>` element the pages are written with, replaced at serving time.
+const BASE_PLACEHOLDER: &str = "<base href=\"/\">";
+
+/// The accounts meta the pages are written with (own accounts), replaced for the host's users.
+const ACCOUNTS_PLACEHOLDER: &str = "<meta name=\"chat-accounts\" content=\"own\">";
+
+/// `text` safe inside an HTML attribute value or text.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

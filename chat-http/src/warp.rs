@@ -24,12 +24,14 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use warp::filters::path::FullPath;
+use warp::filters::path::Tail;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 /// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
-/// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). Any other path is
+/// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`), below whatever
+/// path filters come before it: `warp::path("chat").and(routes(chat))` mounts it at `/chat`
+/// (set [`HttpConfig::base_path`](crate::HttpConfig::base_path) to match). Any other path is
 /// rejected as not found, so routes combined after it with `.or(...)` and the app's own
 /// `recover` still see it; [`recover`] answers such rejections with the chat's JSON 404:
 /// `chat_http::warp::routes(chat).or(app_routes).recover(chat_http::warp::recover)`.
@@ -38,16 +40,17 @@ pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = Re
         let chat = chat.clone();
         warp::any().map(move || chat.clone())
     };
-    let served = warp::path::full()
-        .and(with_chat.clone())
-        .and_then(|path: FullPath, chat: ChatHttp| async move {
-            if chat.serves(path.as_str()) {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one();
+    // The path below the mount, for the routes that serve it (others are rejected as not found).
+    let served =
+        path()
+            .and(with_chat.clone())
+            .and_then(|path: String, chat: ChatHttp| async move {
+                if chat.serves(&path) {
+                    Ok(path)
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            });
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let ws = warp::path("ws")
         .and(warp::path::end())
@@ -61,13 +64,18 @@ pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = Re
     let other = served
         .and(with_chat)
         .and(warp::method())
-        .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
         .and(peer())
         .and(warp::body::stream())
         .then(handle);
     ws.or(other).unify()
+}
+
+/// The request's path below the filters before this one (`/api/me` for `/chat/api/me` under
+/// `warp::path("chat")`), so the chat can be mounted under any prefix.
+fn path() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::path::tail().map(|tail: Tail| format!("/{}", tail.as_str()))
 }
 
 /// Answers a request no route took with the chat's JSON 404 (`{"error":"not_found",...}`);
@@ -95,9 +103,9 @@ fn to_warp(response: http::Response<Bytes>) -> Response {
 }
 
 async fn handle<S, B>(
+    path: String,
     chat: ChatHttp,
     method: Method,
-    path: FullPath,
     query: String,
     headers: HeaderMap,
     peer: Option<PeerAddr>,
@@ -112,9 +120,9 @@ where
         Err(e) => return to_warp(chat.error_response(&e)),
     };
     let uri = if query.is_empty() {
-        path.as_str().to_owned()
+        path
     } else {
-        format!("{}?{query}", path.as_str())
+        format!("{path}?{query}")
     };
     let mut request = http::Request::new(body);
     *request.method_mut() = method;

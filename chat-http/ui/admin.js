@@ -36,7 +36,7 @@ function say(text) {
 
 function fail(e) {
   if (e && e.status === 401) {
-    location.assign('/login');
+    location.assign(api.SIGN_IN_PAGE);
     return;
   }
   ui.error.textContent = e instanceof Error ? e.message : String(e);
@@ -118,7 +118,7 @@ $('#logout').addEventListener('click', async () => {
   } catch (_) {
     // Already logged out.
   }
-  location.assign('/login');
+  location.assign(api.SIGN_IN_PAGE);
 });
 
 // ---- users ----------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ function roomRow(r) {
     }, 'small danger delete-room'),
   );
   tr.append(
-    el('td', { className: 'name', dataset: { label: 'Room' } }, el('a', { href: '/rooms/' + encodeURIComponent(r.name), text: r.name })),
+    el('td', { className: 'name', dataset: { label: 'Room' } }, el('a', { href: 'rooms/' + encodeURIComponent(r.name), text: r.name })),
     el('td', { dataset: { label: 'Description' } }, form),
     el('td', { dataset: { label: 'Last seq' }, text: String(r.last_seq ?? '') }),
     el('td', {}, actions),
@@ -350,16 +350,17 @@ async function start() {
     return;
   }
   if (!me) {
-    location.assign('/login');
+    location.assign(api.SIGN_IN_PAGE);
     return;
   }
   ui.who.textContent = me.username;
   if (!me.is_admin) {
-    $('#admin').replaceChildren(el('section', { className: 'card' }, el('h1', { text: 'Admins only' }), el('p', {}, el('a', { href: '/', text: 'Back to the rooms' }))));
+    $('#admin').replaceChildren(el('section', { className: 'card' }, el('h1', { text: 'Admins only' }), el('p', {}, el('a', { href: api.HOME, text: 'Back to the rooms' }))));
     return;
   }
   const tab = location.hash.replace('#', '');
   showTab(['users', 'rooms', 'messages'].includes(tab) ? tab : 'users');
 }
 
+api.fixHomeLinks(document);
 start();

@@ -5,27 +5,52 @@
 // `{"error":{"code":...,"message":...}}` and are thrown as `ApiError`.
 // Response shapes are normalized here (e.g. `{user: ...}` or a bare user) so the views do not
 // care about small server-side changes. All paths live in `PATHS` so they are easy to adjust.
+// They are relative: the page's `<base href>` (set by the server to where the app mounts the
+// chat, such as `/chat/`) makes them resolve under the mount.
+
+/** Where the app mounts the chat (`/chat`, or empty at the root), from the page's `<base>`. */
+export const MOUNT = new URL(document.baseURI).pathname.replace(/\/+$/, '');
+
+/** The chat's start page: the mount itself (`/chat`; axum's `nest` does not route `/chat/`). */
+export const HOME = MOUNT || '/';
+
+/** Points the start-page links (`href="./"`) under `root` at [`HOME`]. */
+export function fixHomeLinks(root) {
+  for (const a of root.querySelectorAll('a[href="./"]')) a.setAttribute('href', HOME);
+}
+
+/** Whether the chat's own accounts (log in, sign up, password) are on; off when the host app
+ * brings its users (the server says so in the `chat-accounts` meta). */
+export const OWN_ACCOUNTS =
+  document.querySelector('meta[name="chat-accounts"]')?.getAttribute('content') !== 'host';
+
+/** Where a signed-out visitor goes: the log-in page, or the chat's start page (which tells
+ * them to sign in through the application). */
+export const SIGN_IN_PAGE = OWN_ACCOUNTS ? 'login' : HOME;
 
 /** URL builders for every endpoint the UI calls. */
 export const PATHS = {
-  signup: () => '/api/signup',
-  login: () => '/api/login',
-  logout: () => '/api/logout',
-  logoutAll: () => '/api/logout-all',
-  password: () => '/api/password',
-  me: () => '/api/me',
-  rooms: () => '/api/rooms',
-  room: (name) => `/api/rooms/${enc(name)}`,
-  messages: (name) => `/api/rooms/${enc(name)}/messages`,
-  search: (name) => `/api/rooms/${enc(name)}/search`,
-  adminUsers: () => '/api/admin/users',
-  adminUser: (id) => `/api/admin/users/${enc(id)}`,
-  adminRooms: () => '/api/admin/rooms',
-  adminRoom: (name) => `/api/admin/rooms/${enc(name)}`,
-  adminMessages: (name) => `/api/admin/rooms/${enc(name)}/messages`,
-  adminMessage: (name, seq) => `/api/admin/rooms/${enc(name)}/messages/${enc(seq)}`,
-  ws: () =>
-    (location.protocol === 'https:' ? 'wss' : 'ws') + '://' + location.host + '/ws?batch=1',
+  signup: () => 'api/signup',
+  login: () => 'api/login',
+  logout: () => 'api/logout',
+  logoutAll: () => 'api/logout-all',
+  password: () => 'api/password',
+  me: () => 'api/me',
+  rooms: () => 'api/rooms',
+  room: (name) => `api/rooms/${enc(name)}`,
+  messages: (name) => `api/rooms/${enc(name)}/messages`,
+  search: (name) => `api/rooms/${enc(name)}/search`,
+  adminUsers: () => 'api/admin/users',
+  adminUser: (id) => `api/admin/users/${enc(id)}`,
+  adminRooms: () => 'api/admin/rooms',
+  adminRoom: (name) => `api/admin/rooms/${enc(name)}`,
+  adminMessages: (name) => `api/admin/rooms/${enc(name)}/messages`,
+  adminMessage: (name, seq) => `api/admin/rooms/${enc(name)}/messages/${enc(seq)}`,
+  ws: () => {
+    const url = new URL('ws?batch=1', document.baseURI);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url.href;
+  },
 };
 
 function enc(v) {

@@ -1,5 +1,5 @@
-// app.js: the chat web UI. A tiny client-side router on location.pathname (`/`, `/login`,
-// `/signup`, `/rooms/{name}`) renders views cloned from the <template>s of index.html, and the
+// app.js: the chat web UI. A tiny client-side router on the path below the chat's mount (the
+// page's `<base href>`: `/`, `/login`, `/signup`, `/rooms/{name}`) renders views cloned from the <template>s of index.html, and the
 // room page keeps one WebSocket (cookie-authenticated) with reconnect, resume by seq and an
 // outbox of unsent messages.
 //
@@ -41,6 +41,7 @@ function clone(id) {
 
 function mount(node) {
   const app = $('#app');
+  api.fixHomeLinks(node);
   app.replaceChildren(node);
   return node;
 }
@@ -49,12 +50,23 @@ function roomPath(name) {
   return '/rooms/' + encodeURIComponent(name);
 }
 
+/** The chat path (`/rooms/x`) of a browser path (`/chat/rooms/x`). */
+function chatPath(pathname) {
+  const mount = api.MOUNT;
+  return pathname.startsWith(mount) ? pathname.slice(mount.length) || '/' : pathname;
+}
+
+/** The browser path of a chat path. */
+function browserPath(path) {
+  return path === '/' ? api.HOME : api.MOUNT + path;
+}
+
 // ---- routing --------------------------------------------------------------------------------
 
 /** Goes to `path` without reloading the page. */
 export function navigate(path, replace = false) {
-  if (replace) history.replaceState(null, '', path);
-  else history.pushState(null, '', path);
+  if (replace) history.replaceState(null, '', browserPath(path));
+  else history.pushState(null, '', browserPath(path));
   route();
 }
 
@@ -66,10 +78,11 @@ document.addEventListener('click', (e) => {
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin) return;
   e.preventDefault();
-  if (url.pathname !== location.pathname) navigate(url.pathname + url.search);
+  if (url.pathname !== location.pathname) navigate(chatPath(url.pathname) + url.search);
 });
 
 window.addEventListener('popstate', () => route());
+api.fixHomeLinks(document);
 
 async function route() {
   if (state.cleanup) {
@@ -85,12 +98,14 @@ async function route() {
     }
   }
   updateNav();
-  const path = location.pathname.replace(/\/+$/, '') || '/';
-  if (path === '/login' || path === '/signup') {
+  const path = chatPath(location.pathname).replace(/\/+$/, '') || '/';
+  if (api.OWN_ACCOUNTS && (path === '/login' || path === '/signup')) {
     if (state.me) return navigate('/', true);
     return path === '/login' ? renderLogin() : renderSignup();
   }
-  if (!state.me) return navigate('/login', true);
+  if (!state.me) {
+    return api.OWN_ACCOUNTS ? navigate('/login', true) : mount(clone('tpl-signed-out'));
+  }
   if (path === '/') return renderRooms();
   if (path === '/account') return renderAccount();
   const m = path.match(/^\/rooms\/([^/]+)$/);
@@ -112,10 +127,13 @@ function updateNav() {
   who.textContent = me ? me.username : '';
   setHidden(who, !me);
   setHidden($('#admin-link'), !(me && me.is_admin));
-  setHidden($('#account-link'), !me);
-  setHidden($('#logout'), !me);
-  setHidden($('#login-link'), !!me || location.pathname === '/login');
-  setHidden($('#signup-link'), !!me || location.pathname === '/signup');
+  // With the host app's users, accounts (log in, sign up, password, log out) are the app's.
+  const own = api.OWN_ACCOUNTS;
+  const path = chatPath(location.pathname);
+  setHidden($('#account-link'), !me || !own);
+  setHidden($('#logout'), !me || !own);
+  setHidden($('#login-link'), !own || !!me || path === '/login');
+  setHidden($('#signup-link'), !own || !!me || path === '/signup');
 }
 
 $('#logout').addEventListener('click', async () => {
@@ -242,7 +260,7 @@ function renderRooms() {
         li.className = 'room-item';
         li.dataset.room = r.name;
         const a = document.createElement('a');
-        a.href = roomPath(r.name);
+        a.href = browserPath(roomPath(r.name));
         a.setAttribute('data-link', '');
         a.className = 'room-name';
         a.textContent = r.name;
@@ -303,7 +321,7 @@ function renderRooms() {
 
 function sessionLost() {
   state.me = null;
-  navigate('/login', true);
+  navigate(api.OWN_ACCOUNTS ? '/login' : '/', true);
 }
 
 // ---- room page ------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ fn session_response(
         },
     );
     let ttl = ctx.chat.service().config().session_ttl;
-    if let Some(cookie) = auth::session_cookie(token, ttl, ctx.chat.config().secure_cookies) {
+    if let Some(cookie) = auth::session_cookie(token, ttl, ctx.chat.config()) {
         response.headers_mut().insert(SET_COOKIE, cookie);
     }
     response
@@ -95,10 +95,9 @@ pub async fn logout(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     auth::check_csrf(ctx.method, ctx.headers, Some(via), ctx.chat.config())?;
     ctx.chat.service().logout(&token).await?;
     let mut response = no_content();
-    response.headers_mut().insert(
-        SET_COOKIE,
-        auth::clear_cookie(ctx.chat.config().secure_cookies),
-    );
+    if let Some(clear) = auth::clear_cookie(ctx.chat.config()) {
+        response.headers_mut().insert(SET_COOKIE, clear);
+    }
     Ok(response)
 }
 
@@ -108,10 +107,9 @@ pub async fn logout_all(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     let user = ctx.user().await?;
     ctx.chat.service().logout_everywhere(&user).await?;
     let mut response = no_content();
-    response.headers_mut().insert(
-        SET_COOKIE,
-        auth::clear_cookie(ctx.chat.config().secure_cookies),
-    );
+    if let Some(clear) = auth::clear_cookie(ctx.chat.config()) {
+        response.headers_mut().insert(SET_COOKIE, clear);
+    }
     Ok(response)
 }
 

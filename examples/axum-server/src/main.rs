@@ -21,7 +21,13 @@ async fn serve(
     server: HttpServer,
     shutdown: ShutdownFuture,
 ) -> std::io::Result<()> {
-    // An existing axum app would add its own routes here and merge the chat in.
-    let app = axum::Router::new().merge(chat_http::axum::router(chat));
+    // An existing axum app would add its own routes here and nest or merge the chat in.
+    let mount = chat.config().mount();
+    let routes = chat_http::axum::router(chat);
+    let app = if mount.is_empty() {
+        axum::Router::new().merge(routes)
+    } else {
+        axum::Router::new().nest(&mount, routes)
+    };
     server.serve(app, shutdown).await
 }

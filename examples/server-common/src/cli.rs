@@ -204,6 +204,10 @@ pub struct ServeArgs {
     /// Do not serve `/metrics`.
     #[arg(long, env = "CHAT_NO_METRICS")]
     pub no_metrics: bool,
+    /// Serve the chat under this path (`/chat`) instead of at the root, as an app embedding
+    /// it would.
+    #[arg(long, env = "CHAT_BASE_PATH", default_value = "")]
+    pub base_path: String,
     /// Seconds to wait for open requests and sockets after SIGINT/SIGTERM before exiting.
     #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
@@ -217,6 +221,7 @@ impl ServeArgs {
             secure_cookies: self.secure_cookies,
             trusted_proxies: self.trusted_proxies.clone(),
             serve_metrics: !self.no_metrics,
+            base_path: self.base_path.clone(),
             ..HttpConfig::default()
         };
         if let Some(limit) = self.rate_limit {

@@ -24,6 +24,16 @@ async fn serve(
 ) -> std::io::Result<()> {
     // An existing warp app would combine its own filters with these using `.or(...)`, before
     // the recover that answers unknown paths with the chat's JSON 404.
-    let routes = chat_http::warp::routes(chat).recover(chat_http::warp::recover);
+    // `--base-path /a/b` is `warp::path("a").and(warp::path("b"))` in front of the chat.
+    let mount = chat.config().mount();
+    let prefix = mount
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .fold(warp::any().boxed(), |prefix, segment| {
+            prefix.and(warp::path(segment.to_owned())).boxed()
+        });
+    let routes = prefix
+        .and(chat_http::warp::routes(chat))
+        .recover(chat_http::warp::recover);
     server.serve(warp::service(routes), shutdown).await
 }
