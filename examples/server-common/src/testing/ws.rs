@@ -144,6 +144,16 @@ impl Ws {
         }
     }
 
+    /// The next frame of type `kind`, skipping others; panics on timeout or close.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.expect_frame().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
     /// Sends `join` (with `after_seq` when given) and returns the `joined` frame. Other frames
     /// before it (presence of other rooms, ...) are skipped; an `error` frame panics.
     pub async fn join(&mut self, room: &str, after_seq: Option<i64>) -> Value {
