@@ -6,7 +6,9 @@
 #
 # Installs Chromium with apt-get when missing (as root); when that is impossible it prints a
 # SKIPPED line and exits 0 (under CI=true it fails instead). Every server it starts is killed on exit (trap, by PID). Each step
-# is bounded in time. Honors CARGO_TARGET_DIR. Usage: scripts/browser-test.sh [axum] [warp]
+# is bounded in time. Honors CARGO_TARGET_DIR. Usage: scripts/browser-test.sh [RUN...], where a
+# run is a server (`axum`, `warp`), optionally with a mount path (`axum@/chat`: the server serves
+# the chat under /chat with --base-path). Default: axum, warp and axum@/chat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -14,7 +16,7 @@ ROOT=$(pwd)
 source scripts/common.sh
 
 SERVERS=("$@")
-[ ${#SERVERS[@]} -gt 0 ] || SERVERS=(axum warp)
+[ ${#SERVERS[@]} -gt 0 ] || SERVERS=(axum warp axum@/chat)
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 TEST_TIMEOUT=${BROWSER_TEST_TIMEOUT:-300}
 ARTIFACTS_DIR=${ARTIFACTS_DIR:-$ROOT/test-artifacts}
@@ -93,8 +95,13 @@ wait_healthy() { # url supervisor-pid
 
 passed=0
 failed=0
-run_one() { # name
-    local name=$1 bin="$TARGET_DIR/debug/$1-server" dir port db supervisor status pid
+run_one() { # server[@mount]
+    local name=${1%%@*} mount="" label=$1 dir port db supervisor status pid
+    if [[ $1 == *@* ]]; then
+        mount=${1#*@}
+        label="$name-${mount//\//}"
+    fi
+    local bin="$TARGET_DIR/debug/$name-server"
     dir=$(mktemp -d "${TMPDIR:-/tmp}/chat-browser-$name.XXXXXX")
     TMPDIRS+=("$dir")
     port=$(free_port)
@@ -105,16 +112,17 @@ run_one() { # name
     local pidfile="$dir/server.pid" restart_flag="$dir/restart" statusfile="$dir/server.status"
     PIDFILES+=("$pidfile")
 
-    echo "== $name: createsuperuser"
+    echo "== $label: createsuperuser"
     printf '%s\n' "$admin_password" |
         timeout 60 "$bin" createsuperuser --username "$admin_user" --password-stdin --database "$db" --log warn ||
         return 1
 
-    echo "== $name: serving on http://127.0.0.1:$port"
+    echo "== $label: serving on http://127.0.0.1:$port$mount"
     # Rate limits off: the test posts a burst of messages to build a long history.
     (
         while :; do
             "$bin" serve --bind "127.0.0.1:$port" --database "$db" --rate-limit off --log warn \
+                --base-path "$mount" \
                 >>"$dir/server.log" 2>&1 &
             echo $! >"$pidfile"
             code=0
@@ -127,16 +135,16 @@ run_one() { # name
     ) &
     supervisor=$!
     SUPERVISORS+=("$supervisor")
-    if ! wait_healthy "http://127.0.0.1:$port/healthz" "$supervisor"; then
-        echo "!! $name server did not become healthy; its log:"
+    if ! wait_healthy "http://127.0.0.1:$port$mount/healthz" "$supervisor"; then
+        echo "!! $label server did not become healthy; its log:"
         tail -n 50 "$dir/server.log" || true
         return 1
     fi
 
-    echo "== $name: browser test"
+    echo "== $label: browser test"
     status=0
-    BASE_URL="http://127.0.0.1:$port" ADMIN_USER="$admin_user" ADMIN_PASSWORD="$admin_password" \
-        LABEL="$name" ARTIFACTS_DIR="$ARTIFACTS_DIR" CHROMIUM="$CHROMIUM" \
+    BASE_URL="http://127.0.0.1:$port" MOUNT="$mount" ADMIN_USER="$admin_user" \
+        ADMIN_PASSWORD="$admin_password" LABEL="$label" ARTIFACTS_DIR="$ARTIFACTS_DIR" CHROMIUM="$CHROMIUM" \
         SERVER_PID_FILE="$pidfile" RESTART_FLAG="$restart_flag" \
         timeout "$TEST_TIMEOUT" node tests/browser/e2e.mjs || status=$?
 
@@ -150,14 +158,14 @@ run_one() { # name
         sleep 0.1
     done
     if [ $stopped -ne 0 ]; then
-        echo "!! $name server did not stop within 15 s of SIGTERM"
+        echo "!! $label server did not stop within 15 s of SIGTERM"
         status=1
     elif [ "$(cat "$statusfile" 2>/dev/null)" != 0 ]; then
-        echo "!! $name server exited with status $(cat "$statusfile" 2>/dev/null) after SIGTERM"
+        echo "!! $label server exited with status $(cat "$statusfile" 2>/dev/null) after SIGTERM"
         status=1
     fi
     if [ $status -ne 0 ]; then
-        echo "!! $name: failed; last lines of the server log:"
+        echo "!! $label: failed; last lines of the server log:"
         tail -n 40 "$dir/server.log" || true
     fi
     return $status

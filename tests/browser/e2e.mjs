@@ -4,6 +4,7 @@
 //
 // Environment:
 //   BASE_URL        the server, e.g. http://127.0.0.1:38211 (required)
+//   MOUNT           where the chat is mounted on it, e.g. /chat (default: the root)
 //   ADMIN_USER      an admin created with `createsuperuser --password-stdin` (required)
 //   ADMIN_PASSWORD  its password (required)
 //   LABEL           name used in screenshot file names (default "server")
@@ -32,6 +33,9 @@ import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BASE = (process.env.BASE_URL || '').replace(/\/$/, '');
+const MOUNT = (process.env.MOUNT || '').replace(/\/$/, '');
+// The chat's start page: the mount itself (axum's `nest` does not route `/chat/`).
+const HOME = MOUNT || '/';
 const ADMIN_USER = process.env.ADMIN_USER || '';
 const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD || '';
 const LABEL = process.env.LABEL || 'server';
@@ -107,7 +111,7 @@ async function sendMessage(page, text) {
 }
 
 async function signup(page, user) {
-  await page.goto('/signup');
+  await page.goto(MOUNT + '/signup');
   await page.fill('#signup-username', user.username);
   await page.fill('#signup-password', user.password);
   await page.click('#signup-submit');
@@ -148,10 +152,10 @@ after(async () => {
 test('two users sign up (1280 px and 375 px wide)', async () => {
   ctx.a = await openPage(WIDE, 'alice');
   ctx.b = await openPage(NARROW, 'bob');
-  await ctx.a.page.goto('/');
+  await ctx.a.page.goto(HOME);
   await ctx.a.page.waitForURL('**/login');
   await shot(ctx.a.page, 'login');
-  await ctx.b.page.goto('/login');
+  await ctx.b.page.goto(MOUNT + '/login');
   await ctx.b.page.locator('#login-form').waitFor();
   await shot(ctx.b.page, 'login');
   await signup(ctx.a.page, alice);
@@ -166,12 +170,12 @@ test('two users sign up (1280 px and 375 px wide)', async () => {
 
 test('a wrong password is refused with a message', async () => {
   const probe = await openPage(NARROW, 'probe');
-  await probe.page.goto('/login');
+  await probe.page.goto(MOUNT + '/login');
   await probe.page.fill('#login-username', alice.username);
   await probe.page.fill('#login-password', 'not the password');
   await probe.page.click('#login-submit');
   await probe.page.locator('#login-error:not([hidden])').waitFor();
-  assert.equal(new URL(probe.page.url()).pathname, '/login');
+  assert.equal(new URL(probe.page.url()).pathname, MOUNT + '/login');
   await probe.context.close();
 });
 
@@ -185,7 +189,7 @@ test('alice creates a room; both join; presence shows both', async () => {
   assert.equal(await page.textContent('#room-desc'), 'Where everyone meets');
 
   const b = ctx.b.page;
-  await b.goto('/');
+  await b.goto(HOME);
   const link = b.locator('#room-list a', { hasText: roomName });
   await link.waitFor();
   await shot(b, 'rooms');
@@ -202,7 +206,7 @@ test('alice creates a room; both join; presence shows both', async () => {
   await b.click('#toggle-side');
 
   // Room search finds it.
-  await page.goto('/');
+  await page.goto(HOME);
   await page.fill('#room-search', roomName.slice(0, 8));
   await page.locator('#room-list a', { hasText: roomName }).waitFor();
   await shot(page, 'rooms');
@@ -263,7 +267,9 @@ test('older history loads when scrolling to the top', async () => {
   const a = ctx.a.page;
   // Post 70 messages over alice's own socket (same cookie) to build a long history.
   const posted = await a.evaluate(async (room) => {
-    const ws = new WebSocket((location.protocol === 'https:' ? 'wss' : 'ws') + '://' + location.host + '/ws');
+    const url = new URL('ws', document.baseURI);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(url.href);
     const acks = new Set();
     await new Promise((resolve, reject) => {
       ws.onerror = () => reject(new Error('socket error'));
@@ -424,7 +430,7 @@ test('authors edit and delete their own messages', async () => {
 
 test('an unknown room shows "not found"', async () => {
   const b = ctx.b.page;
-  await b.goto(`/rooms/no-such-room-${suffix}`);
+  await b.goto(MOUNT + `/rooms/no-such-room-${suffix}`);
   await b.locator('[data-view=notfound]').waitFor();
   await b.waitForTimeout(300);
   assert.equal(await b.locator('#reconnect-banner').isVisible(), false);
@@ -432,16 +438,16 @@ test('an unknown room shows "not found"', async () => {
 
 test('a non-admin cannot open the admin panel', async () => {
   const b = ctx.b.page;
-  const res = await b.goto('/admin');
+  const res = await b.goto(MOUNT + '/admin');
   const status = res ? res.status() : 0;
   const landed = new URL(b.url()).pathname;
-  assert.ok(status === 403 || landed === '/login', `got ${status} at ${landed}`);
+  assert.ok(status === 403 || landed === MOUNT + '/login', `got ${status} at ${landed}`);
 });
 
 test('the admin deletes a message and it disappears for the others', async () => {
   // Bob goes back to the room and stays there while the admin works.
   const b = ctx.b.page;
-  await b.goto(`/rooms/${roomName}`);
+  await b.goto(MOUNT + `/rooms/${roomName}`);
   const doomed = 'posted while bob was away';
   await waitForBody(b, doomed);
   const a = ctx.a.page;
@@ -449,7 +455,7 @@ test('the admin deletes a message and it disappears for the others', async () =>
 
   ctx.admin = await openPage(WIDE, 'admin');
   const admin = ctx.admin.page;
-  await admin.goto('/login');
+  await admin.goto(MOUNT + '/login');
   await admin.fill('#login-username', ADMIN_USER);
   await admin.fill('#login-password', ADMIN_PASSWORD);
   await admin.click('#login-submit');
@@ -484,23 +490,23 @@ test('the admin deletes a message and it disappears for the others', async () =>
   // The admin panel at 375 px.
   const narrow = await openPage(NARROW, 'admin-narrow');
   await narrow.context.addCookies(await ctx.admin.context.cookies());
-  await narrow.page.goto('/admin#messages');
+  await narrow.page.goto(MOUNT + '/admin#messages');
   await narrow.page.selectOption('#message-room', roomName);
   await narrow.page.locator('#admin-message-list tr', { hasText: 'bulk 70' }).waitFor();
   await shot(narrow.page, 'admin-messages');
-  await narrow.page.goto('/admin#users');
+  await narrow.page.goto(MOUNT + '/admin#users');
   await narrow.page.locator(`#user-list tr[data-username="${bob.username}"]`).waitFor();
   await shot(narrow.page, 'admin-users');
 });
 
 test('the admin deactivates bob, who can no longer log in; reactivation restores him', async () => {
   const admin = ctx.admin.page;
-  await admin.goto('/admin#users');
+  await admin.goto(MOUNT + '/admin#users');
   const row = admin.locator(`#user-list tr[data-username="${bob.username}"]`);
   await row.locator('.deactivate').click();
   await row.locator('.reactivate').waitFor();
   const probe = await openPage(NARROW, 'probe2');
-  await probe.page.goto('/login');
+  await probe.page.goto(MOUNT + '/login');
   await probe.page.fill('#login-username', bob.username);
   await probe.page.fill('#login-password', bob.password);
   await probe.page.click('#login-submit');
@@ -514,30 +520,30 @@ test('the admin deactivates bob, who can no longer log in; reactivation restores
 
 test('the admin deletes the room; a member on its page is told', async () => {
   const a = ctx.a.page;
-  await a.goto(`/rooms/${roomName}`);
+  await a.goto(MOUNT + `/rooms/${roomName}`);
   await waitForBody(a, 'written while offline');
   const admin = ctx.admin.page;
-  await admin.goto('/admin#rooms');
+  await admin.goto(MOUNT + '/admin#rooms');
   const row = admin.locator(`#admin-room-list tr[data-room="${roomName}"]`);
   await row.locator('.delete-room').click(); // confirm() is accepted
   await row.waitFor({ state: 'detached' });
   await a.locator('#room-error', { hasText: 'deleted' }).waitFor();
   assert.equal(await a.locator('#message-input').isDisabled(), true);
-  await a.goto('/');
+  await a.goto(HOME);
   await a.locator('#create-room-form').waitFor();
   assert.equal(await a.locator('#room-list a', { hasText: roomName }).count(), 0);
 });
 
 test('bob changes his password, which ends his other session, then logs out everywhere', async () => {
   const other = await openPage(NARROW, 'bob-elsewhere');
-  await other.page.goto('/login');
+  await other.page.goto(MOUNT + '/login');
   await other.page.fill('#login-username', bob.username);
   await other.page.fill('#login-password', bob.password);
   await other.page.click('#login-submit');
   await other.page.locator('#create-room-form').waitFor();
   // Bob's first session ended when the admin deactivated him: he logs in again.
   const b = ctx.b.page;
-  await b.goto('/login');
+  await b.goto(MOUNT + '/login');
   await b.fill('#login-username', bob.username);
   await b.fill('#login-password', bob.password);
   await b.click('#login-submit');
@@ -555,22 +561,22 @@ test('bob changes his password, which ends his other session, then logs out ever
   bob.password = 'a-new-password-1';
   await other.page.reload();
   await other.page.waitForURL('**/login');
-  await b.goto('/');
+  await b.goto(HOME);
   await b.locator('#create-room-form').waitFor();
-  await b.goto('/account');
+  await b.goto(MOUNT + '/account');
   await b.click('#logout-all');
   await b.waitForURL('**/login');
-  await b.goto('/');
+  await b.goto(HOME);
   await b.waitForURL('**/login');
   await other.context.close();
 });
 
 test('log out', async () => {
   const a = ctx.a.page;
-  await a.goto('/');
+  await a.goto(HOME);
   await a.click('#logout');
   await a.waitForURL('**/login');
-  await a.goto('/');
+  await a.goto(HOME);
   await a.waitForURL('**/login');
 });
 
