@@ -50,38 +50,32 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim_matches('"').to_owned())
 }
 
-/// `Set-Cookie` value opening a session: HttpOnly, SameSite=Lax, `Secure` with
-/// `secure_cookies`, and a `Path` of the chat's mount (see [`HttpConfig::mount`]).
+/// `Set-Cookie` value opening a session: HttpOnly, SameSite=Lax, `Secure` when `secure`, and
+/// the `Path` of the chat's mount (`/chat/`; `/` at the root).
 pub fn session_cookie(
     token: &SessionToken,
     ttl: Duration,
-    config: &HttpConfig,
+    secure: bool,
+    mount: &str,
 ) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={}; Max-Age={}{}",
+    let attributes = cookie_attributes(secure, mount);
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Max-Age={}{attributes}",
         token.as_str(),
-        ttl.as_secs(),
-        cookie_attributes(config)
-    ))
-    .ok()
+        ttl.as_secs()
+    );
+    HeaderValue::from_str(&cookie).ok()
 }
 
 /// `Set-Cookie` value deleting the session cookie.
-pub fn clear_cookie(config: &HttpConfig) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; Max-Age=0{}",
-        cookie_attributes(config)
-    ))
-    .ok()
+pub fn clear_cookie(secure: bool, mount: &str) -> Option<HeaderValue> {
+    let attributes = cookie_attributes(secure, mount);
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}=; Max-Age=0{attributes}")).ok()
 }
 
-fn cookie_attributes(config: &HttpConfig) -> String {
-    let secure = if config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!("; Path={}/; HttpOnly; SameSite=Lax{secure}", config.mount())
+fn cookie_attributes(secure: bool, mount: &str) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("; Path={mount}/; HttpOnly; SameSite=Lax{secure}")
 }
 
 /// `scheme://host[:port]` lower-cased, without a trailing slash or path.
@@ -225,23 +219,15 @@ mod tests {
     #[test]
     fn cookie_attributes() {
         let t = SessionToken::from_client("tok");
-        let config = HttpConfig {
-            secure_cookies: true,
-            ..HttpConfig::default()
-        };
-        let c = session_cookie(&t, Duration::from_secs(60), &config).unwrap();
+        let c = session_cookie(&t, Duration::from_secs(60), true, "").unwrap();
         let c = c.to_str().unwrap();
         assert!(c.starts_with("chat_session=tok;"));
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
         assert!(c.contains("; Path=/;"), "{c}");
-        let nested = HttpConfig {
-            base_path: "chat/".into(),
-            ..HttpConfig::default()
-        };
-        let c = session_cookie(&t, Duration::from_secs(60), &nested).unwrap();
+        let c = session_cookie(&t, Duration::from_secs(60), false, "/chat").unwrap();
         assert!(c.to_str().unwrap().contains("; Path=/chat/;"), "{c:?}");
         assert!(!c.to_str().unwrap().contains("Secure"));
-        let cleared = clear_cookie(&nested).unwrap();
+        let cleared = clear_cookie(false, "/chat").unwrap();
         assert!(
             cleared
                 .to_str()

@@ -10,11 +10,11 @@
 use crate::chat::Accepted;
 use crate::error::ApiError;
 use crate::protocol::{WsIn, WsOut};
-use crate::{ChatHttp, PeerAddr};
+use crate::{ChatHttp, MountPath, PeerAddr};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, Request, State};
 use axum::response::Response;
 use axum::routing::{any, get};
 use futures::{SinkExt, StreamExt};
@@ -24,7 +24,9 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
 /// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). Merge it into an
-/// app of any state type: `app.merge(chat_http::axum::router(chat))`.
+/// app of any state type, `app.merge(chat_http::axum::router(chat))`, or nest it,
+/// `app.nest("/chat", chat_http::axum::router(chat))`: the UI and the session cookie follow
+/// the mount. The chat's start page is then `/chat` (axum's `nest` does not route `/chat/`).
 pub fn router<S>(chat: ChatHttp) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -61,10 +63,25 @@ fn peer(parts: &http::request::Parts) -> Option<PeerAddr> {
     })
 }
 
+/// Where `Router::nest` mounted the chat: the original path (axum's `OriginalUri`) less the
+/// path the chat's router sees.
+fn mount(parts: &http::request::Parts) -> Option<MountPath> {
+    let original = parts.extensions.get::<OriginalUri>()?.path();
+    let inner = parts.uri.path();
+    let mount = match inner {
+        "/" => original.trim_end_matches('/'),
+        _ => original.strip_suffix(inner)?,
+    };
+    (!mount.is_empty()).then(|| MountPath(mount.to_owned()))
+}
+
 async fn handle(State(chat): State<ChatHttp>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     if let Some(peer) = peer(&parts) {
         parts.extensions.insert(peer);
+    }
+    if let Some(mount) = mount(&parts) {
+        parts.extensions.insert(mount);
     }
     let body = match chat
         .read_body(&parts.headers, body.into_data_stream())

@@ -43,6 +43,12 @@ impl Accepted {
     }
 }
 
+/// Where the framework mounted the chat: `/chat` under axum's `Router::nest("/chat", ..)` or
+/// warp's `warp::path("chat").and(..)`. The adapters find it and put it on each request as an
+/// extension; see [`ChatHttp::mount`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountPath(pub String);
+
 /// The chat's HTTP and WebSocket layer. Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct ChatHttp {
@@ -146,6 +152,22 @@ impl ChatHttp {
     /// The host application's authenticator, if any.
     pub(crate) fn authenticator(&self) -> Option<&dyn Authenticator> {
         self.inner.authenticator.as_deref()
+    }
+
+    /// Where the chat is mounted for `request` (`/chat`, or empty at the root): the configured
+    /// [`base_path`](HttpConfig::base_path) when set (a proxy in front that strips a prefix),
+    /// else where the adapter found it ([`MountPath`]). The UI's `<base href>`, its redirects
+    /// and the session cookie's `Path` follow it.
+    pub fn mount(&self, request: &http::request::Parts) -> String {
+        let configured = self.inner.config.mount();
+        if !configured.is_empty() {
+            return configured;
+        }
+        request
+            .extensions
+            .get::<MountPath>()
+            .map(|m| m.0.clone())
+            .unwrap_or_default()
     }
 
     /// Whether the chat's own accounts (sign up, log in, sessions) are served.

@@ -80,9 +80,10 @@ pub struct HttpConfig {
     /// Serves the admin page (`/admin`) of the web UI; the admin JSON API stays, authorized
     /// per request. Off for apps with a back office of their own.
     pub serve_admin: bool,
-    /// Where the app mounts the chat, such as `/chat` (`Router::nest("/chat", ..)` in axum,
-    /// `warp::path("chat").and(..)` in warp); empty at the root. The web UI's URLs, its
-    /// WebSocket URL and the session cookie's `Path` follow it. See [`mount`](Self::mount).
+    /// Where the chat is mounted as the browser sees it, such as `/chat`. Empty (the default):
+    /// where the adapter finds it mounted (axum's `Router::nest`, warp's path filters), so set
+    /// it only when a proxy in front strips a prefix. The web UI's URLs, its WebSocket URL and
+    /// the session cookie's `Path` follow it. See [`mount`](Self::mount).
     pub base_path: String,
     /// Serves Prometheus metrics at `/metrics`.
     pub serve_metrics: bool,

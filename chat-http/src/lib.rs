@@ -64,7 +64,7 @@ pub mod warp;
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
-pub use chat::{Accepted, ChatHttp, ChatHttpBuilder};
+pub use chat::{Accepted, ChatHttp, ChatHttpBuilder, MountPath};
 pub use client_addr::{ClientKey, PeerAddr};
 pub use config::{AddressLimits, HttpConfig, RateLimit};
 pub use error::ApiError;

@@ -140,7 +140,7 @@ async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
         return file(name);
     }
     if path != "/admin" {
-        return page_html(ctx.chat, "index.html");
+        return page_html(ctx, "index.html");
     }
     let user = ctx
         .chat
@@ -148,7 +148,7 @@ async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
         .await
         .ok()
         .map(|caller| caller.user);
-    let mount = ctx.chat.config().mount();
+    let mount = ctx.mount();
     match user {
         None => {
             let mut response =
@@ -171,19 +171,20 @@ async fn route(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
                 escape(if mount.is_empty() { "/" } else { &mount })
             ),
         )),
-        Some(_) => page_html(ctx.chat, "admin.html"),
+        Some(_) => page_html(ctx, "admin.html"),
     }
 }
 
 /// A page of the UI with its `<base href>` set to the chat's mount, so that its relative URLs
 /// (files, API, WebSocket, links) work wherever the app mounts the chat, and the
 /// `chat-accounts` meta telling the page whether the chat's own accounts are on.
-fn page_html(chat: &ChatHttp, name: &str) -> Result<Response<Bytes>, ApiError> {
+fn page_html(ctx: &Ctx<'_>, name: &str) -> Result<Response<Bytes>, ApiError> {
+    let chat = ctx.chat;
     let (bytes, kind) = asset(name).ok_or_else(ApiError::not_found)?;
     let html = String::from_utf8_lossy(bytes)
         .replacen(
             BASE_PLACEHOLDER,
-            &format!("<base href=\"{}/\">", escape(&chat.config().mount())),
+            &format!("<base href=\"{}/\">", escape(&ctx.mount())),
             1,
         )
         .replacen(

@@ -10,7 +10,7 @@
 use crate::chat::Accepted;
 use crate::error::ApiError;
 use crate::protocol::{WsIn, WsOut};
-use crate::{ChatHttp, PeerAddr};
+use crate::{ChatHttp, MountPath, PeerAddr};
 use bytes::{Buf, Bytes};
 use futures::{SinkExt, Stream, StreamExt};
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
@@ -24,14 +24,14 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use warp::filters::path::Tail;
+use warp::filters::path::{FullPath, Tail};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 /// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
 /// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`), below whatever
-/// path filters come before it: `warp::path("chat").and(routes(chat))` mounts it at `/chat`
-/// (set [`HttpConfig::base_path`](crate::HttpConfig::base_path) to match). Any other path is
+/// path filters come before it: `warp::path("chat").and(routes(chat))` mounts it at `/chat`,
+/// and the UI and the session cookie follow. Any other path is
 /// rejected as not found, so routes combined after it with `.or(...)` and the app's own
 /// `recover` still see it; [`recover`] answers such rejections with the chat's JSON 404:
 /// `chat_http::warp::routes(chat).or(app_routes).recover(chat_http::warp::recover)`.
@@ -40,17 +40,24 @@ pub fn routes(chat: ChatHttp) -> impl Filter<Extract = (impl Reply,), Error = Re
         let chat = chat.clone();
         warp::any().map(move || chat.clone())
     };
-    // The path below the mount, for the routes that serve it (others are rejected as not found).
-    let served =
-        path()
-            .and(with_chat.clone())
-            .and_then(|path: String, chat: ChatHttp| async move {
-                if chat.serves(&path) {
-                    Ok(path)
-                } else {
-                    Err(warp::reject::not_found())
-                }
-            });
+    // The path below the mount and the mount, for the routes that serve the path (others are
+    // rejected as not found).
+    let served = warp::path::full()
+        .and(path())
+        .and(with_chat.clone())
+        .and_then(|full: FullPath, path: String, chat: ChatHttp| async move {
+            if !chat.serves(&path) {
+                return Err(warp::reject::not_found());
+            }
+            let mount = match path.as_str() {
+                "/" => full.as_str().trim_end_matches('/'),
+                _ => full
+                    .as_str()
+                    .strip_suffix(path.as_str())
+                    .unwrap_or_default(),
+            };
+            Ok((path, MountPath(mount.to_owned())))
+        });
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let ws = warp::path("ws")
         .and(warp::path::end())
@@ -103,7 +110,7 @@ fn to_warp(response: http::Response<Bytes>) -> Response {
 }
 
 async fn handle<S, B>(
-    path: String,
+    (path, mount): (String, MountPath),
     chat: ChatHttp,
     method: Method,
     query: String,
@@ -129,6 +136,9 @@ where
     *request.headers_mut() = headers;
     if let Some(peer) = peer {
         request.extensions_mut().insert(peer);
+    }
+    if !mount.0.is_empty() {
+        request.extensions_mut().insert(mount);
     }
     match uri.parse() {
         Ok(uri) => *request.uri_mut() = uri,

@@ -100,3 +100,66 @@ async fn warp_recover_answers_unknown_paths_with_the_json_404() {
     assert!(body.contains("not_found"), "{body}");
     assert_eq!(get(addr, "/login").await.0, 200, "the UI is served");
 }
+
+/// Signs up through a chat mounted at `/chat` on `addr`: the `Set-Cookie` of the session.
+async fn signup_cookie(addr: SocketAddr) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/chat/api/signup"))
+        .header("origin", format!("http://{addr}"))
+        .header("content-type", "application/json")
+        .body(r#"{"username":"ann","password":"ann-password-1"}"#)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), 201);
+    response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The UI page and the session cookie follow a mount the adapter finds by itself.
+async fn check_mounted_at_chat(addr: SocketAddr) {
+    let (status, page) = get(addr, "/chat").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<base href=\"/chat/\">"), "{page}");
+    let (status, page) = get(addr, "/chat/rooms/general").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<base href=\"/chat/\">"));
+    assert_eq!(get(addr, "/chat/healthz").await, (200, "ok\n".into()));
+    assert_eq!(
+        get(addr, "/hello").await,
+        (200, "hello from the host".into())
+    );
+    let cookie = signup_cookie(addr).await;
+    assert!(cookie.contains("; Path=/chat/;"), "{cookie}");
+}
+
+#[tokio::test]
+async fn axum_router_nested_under_a_path() {
+    let app = axum::Router::new()
+        .route(
+            "/hello",
+            axum::routing::get(|| async { "hello from the host" }),
+        )
+        .nest("/chat", chat_http::axum::router(chat()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    check_mounted_at_chat(addr).await;
+}
+
+#[tokio::test]
+async fn warp_routes_under_a_path() {
+    let host = warp::path("hello").map(|| "hello from the host");
+    let routes = warp::path("chat")
+        .and(chat_http::warp::routes(chat()))
+        .or(host)
+        .recover(chat_http::warp::recover);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(warp::serve(routes).incoming(listener).run());
+    check_mounted_at_chat(addr).await;
+    // Paths of the chat outside its mount are the host's (here: nobody's).
+    assert_eq!(get(addr, "/api/me").await.0, 404);
+}

@@ -47,7 +47,9 @@ fn session_response(
         },
     );
     let ttl = ctx.chat.service().config().session_ttl;
-    if let Some(cookie) = auth::session_cookie(token, ttl, ctx.chat.config()) {
+    if let Some(cookie) =
+        auth::session_cookie(token, ttl, ctx.chat.config().secure_cookies, &ctx.mount())
+    {
         response.headers_mut().insert(SET_COOKIE, cookie);
     }
     response
@@ -95,7 +97,7 @@ pub async fn logout(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     auth::check_csrf(ctx.method, ctx.headers, Some(via), ctx.chat.config())?;
     ctx.chat.service().logout(&token).await?;
     let mut response = no_content();
-    if let Some(clear) = auth::clear_cookie(ctx.chat.config()) {
+    if let Some(clear) = auth::clear_cookie(ctx.chat.config().secure_cookies, &ctx.mount()) {
         response.headers_mut().insert(SET_COOKIE, clear);
     }
     Ok(response)
@@ -107,7 +109,7 @@ pub async fn logout_all(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     let user = ctx.user().await?;
     ctx.chat.service().logout_everywhere(&user).await?;
     let mut response = no_content();
-    if let Some(clear) = auth::clear_cookie(ctx.chat.config()) {
+    if let Some(clear) = auth::clear_cookie(ctx.chat.config().secure_cookies, &ctx.mount()) {
         response.headers_mut().insert(SET_COOKIE, clear);
     }
     Ok(response)

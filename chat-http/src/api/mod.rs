@@ -52,6 +52,11 @@ impl Ctx<'_> {
         Ok(self.chat.caller(self.parts).await?.user)
     }
 
+    /// Where the chat is mounted for this request (see [`ChatHttp::mount`]).
+    pub fn mount(&self) -> String {
+        self.chat.mount(self.parts)
+    }
+
     /// 404 unless the chat's own accounts are served (see
     /// [`ChatHttpBuilder::own_accounts`](crate::ChatHttpBuilder::own_accounts)).
     fn own_accounts(&self) -> Result<(), ApiError> {

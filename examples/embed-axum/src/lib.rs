@@ -8,8 +8,8 @@ pub mod host;
 
 use axum::Router;
 use chat_core::ChatService;
+use chat_http::ChatHttp;
 use chat_http::identity::{Identity, from_fn};
-use chat_http::{ChatHttp, HttpConfig};
 use chat_store_sqlite::SqliteStore;
 use std::path::Path;
 
@@ -22,10 +22,6 @@ pub async fn app(database: &Path) -> Result<(Router, ChatHttp), BoxError> {
     let sessions = host::Sessions::default();
     let users = sessions.clone();
     let chat = ChatHttp::builder(ChatService::builder(SqliteStore::open(database).await?).build())
-        .config(HttpConfig {
-            base_path: "/chat".into(),
-            ..HttpConfig::default()
-        })
         .authenticator(from_fn(move |request: &http::request::Parts| {
             let name = users.user(&request.headers);
             async move { name.map(|name| Identity::new(name.clone(), name)) }

@@ -12,8 +12,8 @@ pub use axum_app::axum_app;
 pub use warp_app::warp_app;
 
 use chat_core::ChatService;
+use chat_http::ChatHttp;
 use chat_http::identity::jwt::{Jwt, JwtKey};
-use chat_http::{ChatHttp, HttpConfig};
 use chat_store_sqlite::SqliteStore;
 use std::path::Path;
 
@@ -27,14 +27,7 @@ pub async fn chat(database: &Path, secret: &[u8]) -> Result<ChatHttp, BoxError> 
         .default_key(JwtKey::hs256(secret)?)
         .cookie(auth_service::COOKIE_NAME);
     let service = ChatService::builder(SqliteStore::open(database).await?).build();
-    let config = HttpConfig {
-        base_path: "/chat".into(),
-        ..HttpConfig::default()
-    };
-    Ok(ChatHttp::builder(service)
-        .config(config)
-        .authenticator(jwt)
-        .build())
+    Ok(ChatHttp::builder(service).authenticator(jwt).build())
 }
 
 /// The auth service's signing secret: `APP_JWT_SECRET`, or a fixed development secret.
