@@ -571,6 +571,30 @@ async fn deactivated_users_are_disconnected() {
     assert_eq!(a.close_code().await, close_code::SESSION_ENDED);
 }
 
+#[tokio::test]
+async fn host_app_users_are_disconnected_when_the_host_signs_them_out() {
+    // Long session checks: the close must come from the sign-out itself.
+    let config = HttpConfig {
+        session_check_interval: Duration::from_secs(3600),
+        ..HttpConfig::default()
+    };
+    let chat = chat(config);
+    let identity = chat_core::ExternalUser {
+        external_id: "host-7".into(),
+        name: "ann".into(),
+        admin: None,
+    };
+    let ann = chat.service().external_user(&identity).await.unwrap();
+    chat.service()
+        .create_room(&ann, "general", "")
+        .await
+        .unwrap();
+    let mut a = Client::connect(&chat, &ann).await;
+    a.join("general").await;
+    chat.service().logout_everywhere(&ann).await.unwrap();
+    assert_eq!(a.close_code().await, close_code::SESSION_ENDED);
+}
+
 /// The writer reads the room feeds itself; the reader hands them over through the same queue
 /// as its frames. So a room's messages come after its `joined` frame, none follows `left`,
 /// and a re-join restarts the room's stream without a gap or a duplicate.

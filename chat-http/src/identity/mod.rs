@@ -7,7 +7,10 @@
 //! the app issues.
 //!
 //! The same resolution runs for the JSON API, the UI's admin page and the WebSocket
-//! handshake, so every path sees the same user.
+//! handshake, so every path sees the same user. When the app signs a user out, it closes their
+//! open sockets on every node with
+//! [`ChatService::logout_everywhere`](chat_core::ChatService::logout_everywhere) (the user from
+//! [`ChatService::external_user`](chat_core::ChatService::external_user)).
 
 use crate::ChatHttp;
 use crate::auth::{self, Via};
