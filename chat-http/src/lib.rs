@@ -21,6 +21,7 @@
 //! - [`shutdown`]: graceful shutdown in the right order (sockets, requests, store).
 //! - [`metrics`]: counters and a latency histogram in the Prometheus text format.
 //! - [`ui`]: the embedded web UI.
+//! - `server` (feature `server`): a bounded HTTP/1.1 accept loop for any tower service.
 //! - `axum` / `warp`: the adapters: `chat_http::axum::router(chat)` and
 //!   `chat_http::warp::routes(chat)`.
 //!
@@ -56,6 +57,8 @@ pub mod views;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "warp")]
 pub mod warp;
 

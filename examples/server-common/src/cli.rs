@@ -3,11 +3,11 @@
 //! without flags. Running the binary without a subcommand means `serve`.
 
 use crate::database::Database;
-use crate::http_server::{
+use chat_core::{Config, HashingConfig};
+use chat_http::server::{
     ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
     DEFAULT_MAX_CONNECTIONS,
 };
-use chat_core::{Config, HashingConfig};
 use chat_http::{AddressLimits, HttpConfig, RateLimit};
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};

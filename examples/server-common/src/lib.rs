@@ -5,9 +5,7 @@
 //!   setting also readable from a `CHAT_*` environment variable.
 //! - [`database`]: the `--database` URL (`sqlite:PATH` or `postgres://...`) and opening the
 //!   store and broker behind a [`chat_core::ChatService`].
-//! - [`http_server`]: the HTTP/1.1 accept loop both servers serve their framework's service
-//!   with: header-read and idle timeouts, a cap on open connections, the peer address on
-//!   every request, graceful shutdown.
+//! - [`open_files`]: raising the open-files limit to fit the connection cap.
 //! - [`run`]: logging, the subcommands, and serving with graceful shutdown on SIGINT/SIGTERM.
 //! - `testing` (feature `testing`): starting a server binary in tests and probing its
 //!   connection limits.
@@ -17,7 +15,7 @@
 //! ```no_run
 //! # async fn serve(
 //! #     chat: chat_http::ChatHttp,
-//! #     server: server_common::HttpServer,
+//! #     server: chat_http::server::HttpServer,
 //! #     shutdown: server_common::ShutdownFuture,
 //! # ) -> std::io::Result<()> { Ok(()) }
 //! fn main() -> std::process::ExitCode {
@@ -27,12 +25,13 @@
 
 pub mod cli;
 pub mod database;
-pub mod http_server;
+pub mod open_files;
 pub mod run;
+#[cfg(test)]
+mod server_tests;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
 pub use database::{Database, open_service};
-pub use http_server::{ConnectionLimits, HttpServer};
 pub use run::{BoxError, ShutdownFuture, main};

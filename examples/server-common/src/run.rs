@@ -12,9 +12,10 @@
 
 use crate::cli::{Cli, Command, CreateSuperuserArgs, GlobalArgs, ServeArgs};
 use crate::database::open_service;
-use crate::http_server::{HttpServer, raise_open_files_limit};
+use crate::open_files::raise_open_files_limit;
 use chat_core::{ChatError, Config, Store};
 use chat_http::ChatHttp;
+use chat_http::server::HttpServer;
 use std::future::Future;
 use std::io::{self, BufRead, IsTerminal};
 use std::net::SocketAddr;

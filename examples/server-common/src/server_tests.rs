@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chat_http::server::{ConnectionLimits, HttpServer};
 use crate::testing::{connect, get, get_keep_alive, time_until_closed};
 use chat_http::PeerAddr;
+use chat_http::server::{ConnectionLimits, HttpServer};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;

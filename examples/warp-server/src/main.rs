@@ -6,7 +6,8 @@
 //! `./chat.db`; `--help` lists the options (`serve`, `migrate`, `createsuperuser`).
 
 use chat_http::ChatHttp;
-use server_common::{HttpServer, ShutdownFuture};
+use chat_http::server::HttpServer;
+use server_common::ShutdownFuture;
 use std::process::ExitCode;
 use warp::Filter;
 
