@@ -265,8 +265,8 @@ impl ChatHttp {
 
     /// Checks a WebSocket handshake, in this order: shutdown (503 `shutting_down`), `Origin`
     /// (403 when present and not allowed), the client address's handshake rate (429), the
-    /// caller (the app's [`Authenticator`], or the chat's session from cookie `chat_session`
-    /// or `Authorization: Bearer`; 401 without a valid one), the query's options (400
+    /// caller (the app's [`Authenticator`], or the chat's session from cookie `chat_session`,
+    /// `Authorization: Bearer` or the `token` query parameter; 401 without a valid one), the query's options (400
     /// `bad_query`) and the caps on open sockets per user and per address (429
     /// `too_many_sockets`). Adapters upgrade only when this returns the accepted socket, and
     /// hand it to [`serve_accepted`](Self::serve_accepted).
@@ -292,7 +292,7 @@ impl ChatHttp {
                 .acquire(key)
                 .map_err(|wait| self.rate_limited(wait))?;
         }
-        let caller = self.caller(request).await?;
+        let caller = self.socket_caller(request).await?;
         let user = caller.user;
         let options = SocketOptions::from_query(request.uri.query())?;
         let slot = self

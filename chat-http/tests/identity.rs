@@ -196,3 +196,32 @@ async fn a_deactivated_user_is_refused_whatever_the_host_says() {
         .unwrap_err();
     assert_eq!(refused.status, 403);
 }
+
+#[tokio::test]
+async fn own_session_tokens_open_sockets_from_the_query() {
+    let service = ChatService::builder(MemoryStore::new())
+        .config(Config::for_tests())
+        .build();
+    let chat = ChatHttp::new(service, HttpConfig::default());
+    let (ann, token) = chat
+        .service()
+        .signup("ann", "ann-password-1")
+        .await
+        .unwrap();
+    let socket = |query: String| {
+        let request = http::Request::builder().uri(format!("/ws?{query}"));
+        request.body(()).unwrap().into_parts().0
+    };
+    let accepted = chat
+        .accept_upgrade(&socket(format!("batch=1&token={}", token.as_str())), None)
+        .await
+        .unwrap();
+    assert_eq!(accepted.user().id, ann.id);
+    let refused = chat
+        .accept_upgrade(&socket("token=forged".into()), None)
+        .await;
+    assert_eq!(refused.unwrap_err().status, 401);
+    // Only sockets: the JSON API does not read tokens from URLs.
+    let path = format!("/api/me?token={}", token.as_str());
+    assert_eq!(call(&chat, "GET", &path, &[], None).await.0, 401);
+}

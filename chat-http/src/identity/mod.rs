@@ -16,7 +16,7 @@ use crate::ChatHttp;
 use crate::auth::{self, Via};
 use crate::error::ApiError;
 use async_trait::async_trait;
-use chat_core::{ExternalUser, Session, Timestamp, User};
+use chat_core::{ExternalUser, Session, SessionToken, Timestamp, User};
 use http::request::Parts;
 use std::fmt;
 use std::future::Future;
@@ -120,6 +120,15 @@ where
     }
 }
 
+/// The value of `name` in a query string, if present and not empty.
+fn form_urlencoded_value(query: &str, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(key, value)| key == name && !value.is_empty())
+        .map(|(_, value)| value)
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug)]
 pub(crate) struct Caller {
@@ -136,6 +145,17 @@ impl ChatHttp {
     /// a cookie must also pass the CSRF check. 401 without a credential, or the
     /// authenticator's refusal; 403 for a user an admin deactivated.
     pub(crate) async fn caller(&self, request: &Parts) -> Result<Caller, ApiError> {
+        self.caller_with(request, false).await
+    }
+
+    /// [`caller`](Self::caller) of a WebSocket handshake: with the chat's own accounts, a
+    /// session token may also come in the `token` query parameter, since browsers cannot set
+    /// headers on a WebSocket (for apps on another origin, where the cookie does not go).
+    pub(crate) async fn socket_caller(&self, request: &Parts) -> Result<Caller, ApiError> {
+        self.caller_with(request, true).await
+    }
+
+    async fn caller_with(&self, request: &Parts, socket: bool) -> Result<Caller, ApiError> {
         let config = self.config();
         let identity = match self.authenticator() {
             Some(authenticator) => authenticator.authenticate(request).await?,
@@ -158,8 +178,14 @@ impl ChatHttp {
         if !self.own_accounts() {
             return Err(ApiError::unauthenticated());
         }
-        let (token, via) =
-            auth::session_token(&request.headers).ok_or_else(ApiError::unauthenticated)?;
+        let from_query = || {
+            let query = request.uri.query().filter(|_| socket)?;
+            let token = form_urlencoded_value(query, "token")?;
+            Some((SessionToken::from_client(&token), Via::Bearer))
+        };
+        let (token, via) = auth::session_token(&request.headers)
+            .or_else(from_query)
+            .ok_or_else(ApiError::unauthenticated)?;
         auth::check_csrf(&request.method, &request.headers, Some(via), config)?;
         let (session, user) = self.service().authenticate_session(&token).await?;
         Ok(Caller {
