@@ -171,18 +171,53 @@ impl Default for HttpConfig {
 
 impl HttpConfig {
     /// [`base_path`](Self::base_path) normalised: empty for the root, else one leading `/` and
-    /// no trailing one (`chat/` becomes `/chat`).
+    /// no trailing one (`chat/` becomes `/chat`). A path that is not plain segments of URL
+    /// path characters (letters, digits, `-._~%!$&'()*+,;=:@`; no empty, `.` or `..` segment)
+    /// is ignored, with a warning, as if unset.
     pub fn mount(&self) -> String {
         let trimmed = self.base_path.trim().trim_matches('/');
         if trimmed.is_empty() {
-            String::new()
-        } else {
+            return String::new();
+        }
+        let segment_ok = |segment: &str| {
+            !matches!(segment, "" | "." | "..")
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._~%!$&'()*+,;=:@".contains(c))
+        };
+        if trimmed.split('/').all(segment_ok) {
             format!("/{trimmed}")
+        } else {
+            tracing::warn!(base_path = %self.base_path, "ignoring an invalid base_path");
+            String::new()
         }
     }
 
     /// The transport's hard message size limit: bigger messages close the socket with 1009.
     pub fn transport_max_message(&self) -> usize {
         self.max_frame_bytes.saturating_mul(4).max(64 * 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_is_normalised_or_ignored() {
+        let mount = |base: &str| {
+            HttpConfig {
+                base_path: base.into(),
+                ..HttpConfig::default()
+            }
+            .mount()
+        };
+        assert_eq!(mount(""), "");
+        assert_eq!(mount("/"), "");
+        assert_eq!(mount("chat/"), "/chat");
+        assert_eq!(mount("/apps/chat"), "/apps/chat");
+        for bad in ["/a//b", "/../x", "/a\"b", "/a<b", "/a b", "/x/./y"] {
+            assert_eq!(mount(bad), "", "{bad}");
+        }
     }
 }
