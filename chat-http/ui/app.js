@@ -6,7 +6,7 @@
 // Security rule of this file: data from the server or from users (names, bodies, descriptions,
 // error messages) is only ever written with textContent / createTextNode, never as HTML.
 
-import * as api from './api.js';
+import * as api from './endpoints.js';
 
 const HISTORY_PAGE = 50;
 const TYPING_SEND_EVERY_MS = 3000;

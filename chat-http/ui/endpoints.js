@@ -1,4 +1,5 @@
-// api.js: the one place that knows the JSON API's URLs and shapes.
+// endpoints.js: the one place that knows the JSON API's URLs and shapes (the UI's own; `api.js`
+// next to it is the client SDK's).
 //
 // Every request goes through `request()`: same-origin, cookie-authenticated (the server sets the
 // HttpOnly `chat_session` cookie on signup/login), JSON in and out. Errors come back as
