@@ -1,6 +1,7 @@
 //! The web UI, embedded in the binary with `include_bytes!` so it works offline: the page
 //! routes (`/`, `/login`, `/signup`, `/account`, `/rooms/{name}`, `/admin`) and
-//! `/static/{file}`, with the JavaScript client SDK (`clients/js`) for the pages' scripts.
+//! `/static/{file}`, with the JavaScript client SDK (`clients/js`), through which the room page
+//! talks to the server.
 //!
 //! Every response of these routes (pages, assets, the redirect to `/login`, errors) carries
 //! the [`CONTENT_SECURITY_POLICY`] and the other browser security headers: the UI loads only
@@ -58,10 +59,10 @@ macro_rules! js {
 /// Every embedded file: name under `/static/`, bytes, content type.
 ///
 /// The names are flat (one path segment: the axum adapter routes `/static/{file}`), and the
-/// ES modules import each other by these names: the JavaScript client SDK (`clients/js/src/`)
-/// keeps its own file names, so its relative imports resolve, except its entry point
-/// `index.js`, which is `chat-client.js`.
-pub const ASSETS: [(&str, &[u8], &str); 21] = [
+/// ES modules import each other by these names: the room page's parts (`ui/room/x.js`) are
+/// `room-x.js`, and the JavaScript client SDK (`clients/js/src/`) keeps its own file names, so
+/// its relative imports resolve, except its entry point `index.js`, which is `chat-client.js`.
+pub const ASSETS: [(&str, &[u8], &str); 32] = [
     (
         "index.html",
         include_bytes!("../ui/index.html"),
@@ -80,6 +81,17 @@ pub const ASSETS: [(&str, &[u8], &str); 21] = [
     js!("app.js", "../ui/app.js"),
     js!("admin.js", "../ui/admin.js"),
     js!("endpoints.js", "../ui/endpoints.js"),
+    js!("dom.js", "../ui/dom.js"),
+    js!("room-page.js", "../ui/room/page.js"),
+    js!("room-banner.js", "../ui/room/banner.js"),
+    js!("room-composer.js", "../ui/room/composer.js"),
+    js!("room-editor.js", "../ui/room/editor.js"),
+    js!("room-history.js", "../ui/room/history.js"),
+    js!("room-members.js", "../ui/room/members.js"),
+    js!("room-message-list.js", "../ui/room/message-list.js"),
+    js!("room-pending.js", "../ui/room/pending.js"),
+    js!("room-search.js", "../ui/room/search.js"),
+    js!("room-typing.js", "../ui/room/typing.js"),
     js!("chat-client.js", "../../clients/js/src/index.js"),
     js!("api.js", "../../clients/js/src/api.js"),
     js!("auth.js", "../../clients/js/src/auth.js"),

@@ -47,8 +47,9 @@ export const PATHS = {
   adminRoom: (name) => `api/admin/rooms/${enc(name)}`,
   adminMessages: (name) => `api/admin/rooms/${enc(name)}/messages`,
   adminMessage: (name, seq) => `api/admin/rooms/${enc(name)}/messages/${enc(seq)}`,
+  /** The WebSocket; the client SDK adds its query options (`batch=1`). */
   ws: () => {
-    const url = new URL('ws?batch=1', document.baseURI);
+    const url = new URL('ws', document.baseURI);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     return url.href;
   },
