@@ -38,8 +38,6 @@ class TrackedWebSocket extends WebSocket {
   }
 }
 
-const sameRoom = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();
-
 export class RoomPage {
   /**
    * @param {string} name the room, as in the URL
@@ -171,7 +169,8 @@ export class RoomPage {
 
   listen() {
     const c = this.client;
-    const mine = (f) => !this.closed && f && sameRoom(f.room, this.name);
+    // The client follows this one room: its room events are all this room's.
+    const live = () => !this.closed;
     c.on('state', (e) => {
       if (this.closed) return;
       this.banner.update(e);
@@ -199,7 +198,7 @@ export class RoomPage {
       else this.showError(e);
     });
     c.on('joined', (f) => {
-      if (!mine(f)) return;
+      if (!live()) return;
       showError(this.errorEl, null);
       if (typeof f.description === 'string') this.descEl.textContent = f.description;
       this.online.render(f.online);
@@ -207,7 +206,7 @@ export class RoomPage {
       if (f.resumed) this.history.refreshLoaded(c.room(this.name)?.lastSeq ?? null);
     });
     c.on('message', (f) => {
-      if (!mine(f)) return;
+      if (!live()) return;
       const wasEmpty = this.list.size === 0;
       this.list.addLive(f);
       this.pending.seen(Number(f.seq), f.client_id);
@@ -216,21 +215,21 @@ export class RoomPage {
     });
     c.on('edited', (f) => {
       // Only messages already loaded: an edit must not punch a hole into the history.
-      if (mine(f) && this.list.has(f.seq)) this.list.upsert(f);
+      if (live() && this.list.has(f.seq)) this.list.upsert(f);
     });
     c.on('deleted', (f) => {
-      if (mine(f)) this.list.remove(f.seq);
+      if (live()) this.list.remove(f.seq);
     });
     c.on('presence', (f) => {
-      if (!mine(f)) return;
+      if (!live()) return;
       this.online.render(f.online);
       if (f.status === 'offline' && f.user) this.typing.stop(f.user);
     });
     c.on('typing', (f) => {
-      if (mine(f)) this.typing.show(f.user);
+      if (live()) this.typing.show(f.user);
     });
-    c.on('room_deleted', (f) => mine(f) && this.roomGone('room_deleted'));
-    c.on('left', (f) => mine(f) && this.roomGone('left'));
+    c.on('room_deleted', () => live() && this.roomGone('room_deleted'));
+    c.on('left', () => live() && this.roomGone('left'));
   }
 
   roomGone(kind) {
