@@ -1,6 +1,7 @@
 //! The web UI, embedded in the binary with `include_bytes!` so it works offline: the page
 //! routes (`/`, `/login`, `/signup`, `/account`, `/rooms/{name}`, `/admin`) and
-//! `/static/{file}`.
+//! `/static/{file}`, with the JavaScript client SDK (`clients/js`), through which the room page
+//! talks to the server.
 //!
 //! Every response of these routes (pages, assets, the redirect to `/login`, errors) carries
 //! the [`CONTENT_SECURITY_POLICY`] and the other browser security headers: the UI loads only
@@ -46,8 +47,22 @@ fn add_security_headers(headers: &mut HeaderMap) {
 /// and `/static/{file}`.
 pub const PAGES: [&str; 5] = ["/", "/login", "/signup", "/account", "/admin"];
 
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// A JavaScript file of [`ASSETS`]: name under `/static/`, path relative to this file.
+macro_rules! js {
+    ($name:literal, $path:literal) => {
+        ($name, include_bytes!($path), JS)
+    };
+}
+
 /// Every embedded file: name under `/static/`, bytes, content type.
-pub const ASSETS: [(&str, &[u8], &str); 6] = [
+///
+/// The names are flat (one path segment: the axum adapter routes `/static/{file}`), and the
+/// ES modules import each other by these names: the room page's parts (`ui/room/x.js`) are
+/// `room-x.js`, and the JavaScript client SDK (`clients/js/src/`) keeps its own file names, so
+/// its relative imports resolve, except its entry point `index.js`, which is `chat-client.js`.
+pub const ASSETS: [(&str, &[u8], &str); 32] = [
     (
         "index.html",
         include_bytes!("../ui/index.html"),
@@ -59,25 +74,39 @@ pub const ASSETS: [(&str, &[u8], &str); 6] = [
         "text/html; charset=utf-8",
     ),
     (
-        "app.js",
-        include_bytes!("../ui/app.js"),
-        "text/javascript; charset=utf-8",
-    ),
-    (
-        "admin.js",
-        include_bytes!("../ui/admin.js"),
-        "text/javascript; charset=utf-8",
-    ),
-    (
-        "api.js",
-        include_bytes!("../ui/api.js"),
-        "text/javascript; charset=utf-8",
-    ),
-    (
         "style.css",
         include_bytes!("../ui/style.css"),
         "text/css; charset=utf-8",
     ),
+    js!("app.js", "../ui/app.js"),
+    js!("admin.js", "../ui/admin.js"),
+    js!("endpoints.js", "../ui/endpoints.js"),
+    js!("dom.js", "../ui/dom.js"),
+    js!("room-page.js", "../ui/room/page.js"),
+    js!("room-banner.js", "../ui/room/banner.js"),
+    js!("room-composer.js", "../ui/room/composer.js"),
+    js!("room-editor.js", "../ui/room/editor.js"),
+    js!("room-history.js", "../ui/room/history.js"),
+    js!("room-members.js", "../ui/room/members.js"),
+    js!("room-message-list.js", "../ui/room/message-list.js"),
+    js!("room-pending.js", "../ui/room/pending.js"),
+    js!("room-search.js", "../ui/room/search.js"),
+    js!("room-typing.js", "../ui/room/typing.js"),
+    js!("chat-client.js", "../../clients/js/src/index.js"),
+    js!("api.js", "../../clients/js/src/api.js"),
+    js!("auth.js", "../../clients/js/src/auth.js"),
+    js!("backoff.js", "../../clients/js/src/backoff.js"),
+    js!("client.js", "../../clients/js/src/client.js"),
+    js!("close-codes.js", "../../clients/js/src/close-codes.js"),
+    js!("connection.js", "../../clients/js/src/connection.js"),
+    js!("errors.js", "../../clients/js/src/errors.js"),
+    js!("events.js", "../../clients/js/src/events.js"),
+    js!("frames.js", "../../clients/js/src/frames.js"),
+    js!("outbox.js", "../../clients/js/src/outbox.js"),
+    js!("requests.js", "../../clients/js/src/requests.js"),
+    js!("rooms.js", "../../clients/js/src/rooms.js"),
+    js!("socket.js", "../../clients/js/src/socket.js"),
+    js!("urls.js", "../../clients/js/src/urls.js"),
 ];
 
 /// An embedded file by name: its bytes and content type.
@@ -211,4 +240,39 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ASSETS;
+
+    /// Every `from './x.js'` of an embedded module names an embedded file: the modules import
+    /// each other by their names under `/static/` (a new file of the client SDK must be added).
+    #[test]
+    fn module_imports_resolve() {
+        for (name, bytes, _) in ASSETS.iter().filter(|(n, _, _)| n.ends_with(".js")) {
+            let text = std::str::from_utf8(bytes).unwrap();
+            for part in text.split("from './").skip(1) {
+                let target = &part[..part.find('\'').unwrap()];
+                assert!(
+                    ASSETS.iter().any(|(n, _, _)| *n == target),
+                    "{name} imports ./{target}, which is not embedded"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_flat() {
+        for (i, (name, _, _)) in ASSETS.iter().enumerate() {
+            assert!(
+                !name.contains('/'),
+                "{name}: /static/{{file}} is one segment"
+            );
+            assert!(
+                ASSETS[i + 1..].iter().all(|(n, _, _)| n != name),
+                "{name} twice"
+            );
+        }
+    }
 }

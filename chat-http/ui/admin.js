@@ -2,7 +2,7 @@
 // admin/revoke), rooms (edit description, delete) and messages (browse a room, delete).
 // Destructive actions ask confirm() first. Data is only ever written with textContent.
 
-import * as api from './api.js';
+import * as api from './endpoints.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 

@@ -1,4 +1,5 @@
-// api.js: the one place that knows the JSON API's URLs and shapes.
+// endpoints.js: the one place that knows the JSON API's URLs and shapes (the UI's own; `api.js`
+// next to it is the client SDK's).
 //
 // Every request goes through `request()`: same-origin, cookie-authenticated (the server sets the
 // HttpOnly `chat_session` cookie on signup/login), JSON in and out. Errors come back as
@@ -46,8 +47,9 @@ export const PATHS = {
   adminRoom: (name) => `api/admin/rooms/${enc(name)}`,
   adminMessages: (name) => `api/admin/rooms/${enc(name)}/messages`,
   adminMessage: (name, seq) => `api/admin/rooms/${enc(name)}/messages/${enc(seq)}`,
+  /** The WebSocket; the client SDK adds its query options (`batch=1`). */
   ws: () => {
-    const url = new URL('ws?batch=1', document.baseURI);
+    const url = new URL('ws', document.baseURI);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     return url.href;
   },
