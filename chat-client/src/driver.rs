@@ -227,12 +227,7 @@ impl Driver {
             self.frame(frame);
         }
         for (name, after_seq) in self.rooms.all() {
-            let frame = ClientFrame::Join {
-                room: name.clone(),
-                after_seq,
-            };
-            self.write(&frame, Some(Waiting::Join { key: key(&name) }))
-                .await;
+            self.send_join(name, after_seq).await;
         }
         self.flush_outbox().await;
     }
@@ -249,12 +244,7 @@ impl Driver {
                 let after_seq = self.rooms.last_seq(&name);
                 self.join_calls.push((room_key.clone(), reply));
                 if self.socket.is_some() {
-                    let frame = ClientFrame::Join {
-                        room: name,
-                        after_seq,
-                    };
-                    self.write(&frame, Some(Waiting::Join { key: room_key }))
-                        .await;
+                    self.send_join(name, after_seq).await;
                 }
             }
             Command::Leave { room, reply } => {
@@ -349,6 +339,18 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// Sends a `join` (messages of the room's current stream are skipped until it is answered).
+    async fn send_join(&mut self, name: String, after_seq: Option<i64>) {
+        let waiting = Waiting::Join { key: key(&name) };
+        let frame = ClientFrame::Join {
+            room: name.clone(),
+            after_seq,
+        };
+        if self.write(&frame, Some(waiting)).await.is_some() {
+            self.rooms.join_sent(&name);
+        }
     }
 
     /// Sends a frame without an answer of its own, followed by the `ping` that confirms it.
@@ -616,6 +618,7 @@ impl Driver {
             .and_then(|r| self.waiting.remove(&r));
         match waiting {
             Some(Waiting::Join { key: room_key }) => {
+                self.rooms.join_refused(&room_key);
                 self.rooms.forget_unconfirmed(&room_key);
                 let mut handled = false;
                 for (k, reply) in std::mem::take(&mut self.join_calls) {
@@ -689,6 +692,7 @@ impl Driver {
             fail(waiting, &ClientError::Disconnected);
         }
         self.outbox.requeue_sent();
+        self.rooms.disconnected();
         self.emit(Event::Disconnected {
             code,
             reason: reason.clone(),

@@ -19,6 +19,9 @@ pub(crate) struct Room {
     pub(crate) last_seq: Option<i64>,
     /// A `joined` arrived once: the room exists and the user may read it.
     pub(crate) confirmed: bool,
+    /// `join` frames sent on this connection and not answered yet: messages of the stream
+    /// they replace are skipped, the new stream delivers them again after the cursor.
+    pub(crate) joining: u32,
 }
 
 /// The rooms to keep joined.
@@ -34,6 +37,7 @@ impl Rooms {
             name: name.trim().to_owned(),
             last_seq: None,
             confirmed: false,
+            joining: 0,
         });
         if after_seq.is_some() {
             room.last_seq = after_seq;
@@ -47,6 +51,7 @@ impl Rooms {
             Some(room) => {
                 room.name = name.to_owned();
                 room.confirmed = true;
+                room.joining = room.joining.saturating_sub(1);
                 room.last_seq.get_or_insert(last_seq);
                 true
             }
@@ -59,11 +64,32 @@ impl Rooms {
         let Some(room) = self.rooms.get_mut(&key(room)) else {
             return false;
         };
-        if room.last_seq.is_some_and(|last| seq <= last) {
+        if room.joining > 0 || room.last_seq.is_some_and(|last| seq <= last) {
             return false;
         }
         room.last_seq = Some(seq);
         true
+    }
+
+    /// A `join` for the room went on the wire.
+    pub(crate) fn join_sent(&mut self, name: &str) {
+        if let Some(room) = self.rooms.get_mut(&key(name)) {
+            room.joining += 1;
+        }
+    }
+
+    /// A `join` for the room was refused.
+    pub(crate) fn join_refused(&mut self, name: &str) {
+        if let Some(room) = self.rooms.get_mut(&key(name)) {
+            room.joining = room.joining.saturating_sub(1);
+        }
+    }
+
+    /// The connection ended: no join is pending any more.
+    pub(crate) fn disconnected(&mut self) {
+        for room in self.rooms.values_mut() {
+            room.joining = 0;
+        }
     }
 
     /// Stops tracking a room.
@@ -100,6 +126,11 @@ mod tests {
     fn the_cursor_drops_replays_and_follows_the_servers_spelling() {
         let mut rooms = Rooms::default();
         rooms.want("General", None);
+        rooms.join_sent("general");
+        assert!(
+            !rooms.accept("general", 9),
+            "skipped while the join is pending"
+        );
         assert!(rooms.joined("general", 4));
         assert!(!rooms.accept("general", 4));
         assert!(rooms.accept("GENERAL", 5));

@@ -176,6 +176,19 @@ async fn a_dropped_socket_resends_the_outbox_once_each() {
         seen.push(seq);
     }
     assert_eq!(seen, seqs, "delivered exactly once, in order");
+    // Rewinding the cursor replays from there.
+    client.join_after("general", 15).await.unwrap();
+    let mut replayed = Vec::new();
+    while replayed.len() < 5 {
+        replayed.push(
+            next_matching(&mut events, |e| match e {
+                Event::Message(m) => Some(m.seq),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    assert_eq!(replayed, [16, 17, 18, 19, 20]);
     let page = client.history("general", None, Some(50)).await.unwrap();
     assert_eq!(page.messages.len(), 20);
     client.close().await;
