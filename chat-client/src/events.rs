@@ -91,6 +91,15 @@ impl Events {
         self.rx.recv().await
     }
 
+    /// The next message, skipping other events; `None` once the events end.
+    pub async fn next_message(&mut self) -> Option<MessageView<'static>> {
+        loop {
+            if let Event::Message(message) = self.rx.recv().await? {
+                return Some(message);
+            }
+        }
+    }
+
     /// The next event if one is ready now.
     pub fn try_next(&mut self) -> Option<Event> {
         self.rx.try_recv().ok()
