@@ -34,6 +34,9 @@ pub struct Config {
     pub headers: Vec<(String, String)>,
     /// How often a `send` refused with `rate_limited` or `internal` is tried again.
     pub max_send_retries: u32,
+    /// WebSocket URLs of other nodes of the same chat: after a lost connection or a failed
+    /// reconnect the next URL in turn (the connect URL first) is tried.
+    pub failover_urls: Vec<String>,
 }
 
 impl Default for Config {
@@ -47,6 +50,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(70),
             headers: Vec::new(),
             max_send_retries: 5,
+            failover_urls: Vec::new(),
         }
     }
 }

@@ -123,7 +123,10 @@ enum Step {
 }
 
 pub(crate) struct Driver {
-    url: String,
+    /// The connect URL, then the failover ones.
+    urls: Vec<String>,
+    /// The URL the next dial uses.
+    current: usize,
     auth: Auth,
     config: Config,
     commands: mpsc::UnboundedReceiver<Command>,
@@ -149,8 +152,11 @@ impl Driver {
         commands: mpsc::UnboundedReceiver<Command>,
         events: mpsc::UnboundedSender<Event>,
     ) -> Driver {
+        let mut urls = vec![url];
+        urls.extend(config.failover_urls.iter().cloned());
         Driver {
-            url,
+            urls,
+            current: 0,
             auth,
             backoff: Backoff::new(config.backoff),
             config,
@@ -713,6 +719,7 @@ impl Driver {
             Action::Resume => self.backoff.next(false),
         };
         self.next_dial = Some(Instant::now() + delay);
+        self.current = (self.current + 1) % self.urls.len();
         self.emit(Event::Reconnecting {
             attempt: self.backoff.attempt(),
             delay,
@@ -731,7 +738,7 @@ impl Driver {
             }
         };
         let opened = dial(
-            &self.url,
+            &self.urls[self.current],
             &credential,
             &self.config.headers,
             self.config.batch,
