@@ -282,6 +282,14 @@ async fn connect(addr: SocketAddr, failover: &[SocketAddr], token: &str) -> (Cli
     connect_with(addr, failover, Auth::bearer(token)).await
 }
 
+/// The next event of a client; panics after [`WAIT`] or when it stopped.
+async fn next_event(who: &str, events: &mut Events) -> Event {
+    tokio::time::timeout(WAIT, events.next())
+        .await
+        .unwrap_or_else(|_| panic!("{who}: nothing within {WAIT:?}"))
+        .unwrap_or_else(|| panic!("{who}: the client stopped"))
+}
+
 /// The next message the client delivers; panics after [`WAIT`] or when it stopped.
 async fn next_msg(who: &str, events: &mut Events) -> Msg {
     let message = tokio::time::timeout(WAIT, events.next_message())
@@ -566,10 +574,7 @@ async fn kill_a_while_posting(a: &mut Node, b: &Node, users: &Users, last: i64) 
     let bob_at_kill = bob_count.load(Ordering::SeqCst);
     // Whatever A had already written to carol's socket, then the end of the connection.
     let why = loop {
-        let event = tokio::time::timeout(WAIT, carol_events.next())
-            .await
-            .unwrap_or_else(|_| panic!("carol@A: still open {WAIT:?} after A was killed"))
-            .expect("carol's client stopped");
+        let event = next_event("carol@A (A killed)", &mut carol_events).await;
         match event {
             Event::Message(m) => log.push(Msg::of(m)),
             Event::Disconnected { code, reason } => break format!("{code:?} {reason}"),
@@ -590,10 +595,7 @@ async fn kill_a_while_posting(a: &mut Node, b: &Node, users: &Users, last: i64) 
 
     // Her client reconnects to B and joins again after the last seq it delivered.
     let joined = loop {
-        let event = tokio::time::timeout(WAIT, carol_events.next())
-            .await
-            .unwrap_or_else(|_| panic!("carol: not back on B within {WAIT:?}"))
-            .expect("carol's client stopped");
+        let event = next_event("carol (back on B)", &mut carol_events).await;
         match event {
             Event::Joined(joined) => break joined,
             Event::Message(m) => panic!("carol: a message before the resume: {m:?}"),
