@@ -706,7 +706,12 @@ impl Driver {
         if self.connected_at.elapsed() >= self.config.stable_after {
             self.backoff.reset();
         }
-        let action = code.map_or(Action::Resume, after_close);
+        let action = match code.map_or(Action::Resume, after_close) {
+            // A token callback may have a fresh credential (a JWT closes with 4001 at its
+            // expiry): ask it once more; a dead one is refused with 401 at the handshake.
+            Action::SessionEnded if matches!(self.auth, Auth::Callback(_)) => Action::Resume,
+            action => action,
+        };
         self.after(action, ClientError::Connection(reason))
     }
 

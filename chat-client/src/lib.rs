@@ -3,7 +3,8 @@
 //! [`Client::connect`] opens a socket with an [`Auth`] (bearer token, cookie, `?token=` JWT
 //! or a callback asked at every reconnect) and hands back the [`Client`] handle and its
 //! [`Events`]. The client keeps the connection up: it reconnects with exponential backoff and
-//! full jitter following the close-code policy (4001 stops, 4008/4029 wait longer), joins
+//! full jitter following the close-code policy (4001 stops, unless a token callback can
+//! supply a fresh credential; 4008/4029 wait longer), joins
 //! every room again after the last seq it delivered, so the app sees each message exactly once
 //! and in order, and resends unacknowledged sends with their `client_id`, which the server
 //! never stores twice. Frames are chat-protocol's types, the same the server encodes.

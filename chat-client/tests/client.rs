@@ -7,7 +7,9 @@
 mod common;
 
 use chat_client::{Auth, Client, ClientError, Credential, Event, ServerFrame};
-use common::{Server, WAIT, ann_bob_and_room, connect, database, fast_config, next_matching};
+use common::{
+    Server, WAIT, ann_bob_and_room, close_code, connect, database, fast_config, next_matching,
+};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -201,12 +203,7 @@ async fn logout_everywhere_stops_the_client() {
     let (bob, token) = server.user("bob").await;
     let (client, mut events) = connect(&server, &token).await;
     server.chat.service().logout_everywhere(&bob).await.unwrap();
-    let code = next_matching(&mut events, |e| match e {
-        Event::Disconnected { code, .. } => Some(code),
-        _ => None,
-    })
-    .await;
-    assert_eq!(code, Some(4001));
+    assert_eq!(close_code(&mut events).await, Some(4001));
     let stopped = next_matching(&mut events, |e| match e {
         Event::Stopped(error) => Some(error),
         Event::Reconnecting { .. } | Event::Connected { .. } => panic!("reconnected: {e:?}"),
@@ -222,6 +219,71 @@ async fn logout_everywhere_stops_the_client() {
     let more = tokio::time::timeout(Duration::from_millis(500), events.next()).await;
     assert!(matches!(more, Err(_) | Ok(None)), "{more:?}");
     assert_eq!(server.chat.open_connections(), 0);
+}
+
+#[tokio::test]
+async fn a_token_callback_is_asked_again_after_4001() {
+    let (_dir, path) = database();
+    let server = Server::start(path, None).await;
+    let (bob, first) = server.user("bob").await;
+    let service = server.chat.service().clone();
+    // The first credential, then fresh logins; after `logout_everywhere` the old one is dead.
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = calls.clone();
+    let auth = Auth::callback(move || {
+        let (service, first) = (service.clone(), first.clone());
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                return Ok(Credential::Bearer(first));
+            }
+            let (_, token) = service
+                .login("bob", "password-123")
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Credential::Bearer(token.as_str().to_owned()))
+        }
+    });
+    let (client, mut events) = Client::connect_with(&server.url(), auth, fast_config())
+        .await
+        .unwrap();
+    server.chat.service().logout_everywhere(&bob).await.unwrap();
+    assert_eq!(close_code(&mut events).await, Some(4001));
+    next_matching(&mut events, |e| match e {
+        Event::Connected {
+            reconnect: true, ..
+        } => Some(()),
+        Event::Stopped(error) => panic!("stopped: {error}"),
+        _ => None,
+    })
+    .await;
+    assert!(client.ping().await.is_ok());
+    client.close().await;
+
+    // A callback that only has the dead credential: the handshake's 401 stops the client.
+    let (dead_bob, dead) = server.user("dead").await;
+    let auth = Auth::callback(move || {
+        let dead = dead.clone();
+        async move { Ok(Credential::Bearer(dead)) }
+    });
+    let (_client, mut events) = Client::connect_with(&server.url(), auth, fast_config())
+        .await
+        .unwrap();
+    server
+        .chat
+        .service()
+        .logout_everywhere(&dead_bob)
+        .await
+        .unwrap();
+    let stopped = next_matching(&mut events, |e| match e {
+        Event::Stopped(error) => Some(error),
+        Event::Connected {
+            reconnect: true, ..
+        } => panic!("reconnected with a dead session"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(stopped, ClientError::SessionEnded);
 }
 
 #[tokio::test]

@@ -148,3 +148,12 @@ pub async fn next_matching<T>(events: &mut Events, mut pick: impl FnMut(Event) -
         }
     }
 }
+
+/// The close code of the next `Disconnected` event.
+pub async fn close_code(events: &mut Events) -> Option<u16> {
+    next_matching(events, |e| match e {
+        Event::Disconnected { code, .. } => Some(code),
+        _ => None,
+    })
+    .await
+}
