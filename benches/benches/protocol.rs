@@ -50,8 +50,8 @@ fn encode(c: &mut Criterion) {
     group.bench_function("encode_ack", |b| {
         b.iter(|| {
             black_box(frames::encode(&ServerFrame::Ack {
-                room: "general",
-                client_id: Some("c12-3456"),
+                room: "general".into(),
+                client_id: Some("c12-3456".into()),
                 seq: black_box(3456),
                 id: 42,
                 duplicate: false,

@@ -1,35 +1,43 @@
 //! JSON shapes of domain objects, shared by WebSocket frames and the HTTP API so a message or a
 //! user looks the same everywhere. Timestamps are RFC 3339 strings; rooms are named, not numbered.
+//! The message and user shapes are chat-protocol's (the client decodes the same types); this
+//! module builds them from the domain's objects.
 
 use chat_core::{ChatRoom, Message, User};
 use serde::Serialize;
 
-/// A user as clients see it (never the password hash).
-#[derive(Debug, Serialize)]
-pub struct UserView<'a> {
-    /// Id.
-    pub id: i64,
-    /// Username.
-    pub username: &'a str,
-    /// Admin rights.
-    pub is_admin: bool,
-    /// Active (may log in).
-    pub is_active: bool,
-    /// Creation time, RFC 3339.
-    pub created_at: String,
+pub use chat_protocol::{MessageView, UserView};
+use std::borrow::Cow;
+
+/// The view of `user`.
+pub fn user(user: &User) -> UserView<'_> {
+    UserView {
+        id: user.id.0,
+        username: Cow::Borrowed(&user.username),
+        is_admin: user.is_admin,
+        is_active: user.is_active,
+        created_at: user.created_at.to_rfc3339(),
+    }
 }
 
-impl<'a> UserView<'a> {
-    /// The view of `user`.
-    pub fn of(user: &'a User) -> UserView<'a> {
-        UserView {
-            id: user.id.0,
-            username: &user.username,
-            is_admin: user.is_admin,
-            is_active: user.is_active,
-            created_at: user.created_at.to_rfc3339(),
-        }
+/// The view of `message` in the room called `room`.
+pub fn message<'a>(room: &'a str, message: &'a Message) -> MessageView<'a> {
+    MessageView {
+        room: Cow::Borrowed(room),
+        seq: message.seq.0,
+        id: message.id.0,
+        author: Cow::Borrowed(&message.author_name),
+        body: Cow::Borrowed(&message.body),
+        created_at: message.created_at.to_rfc3339(),
+        edited_at: message.edited_at.map(|t| t.to_rfc3339()),
+        deleted: message.deleted,
+        client_id: message.client_id.as_deref().map(Cow::Borrowed),
     }
+}
+
+/// Views of several messages of one room.
+pub fn messages<'a>(room: &'a str, messages: &'a [Message]) -> Vec<MessageView<'a>> {
+    messages.iter().map(|m| message(room, m)).collect()
 }
 
 /// A room as clients see it.
@@ -70,53 +78,5 @@ impl<'a> RoomView<'a> {
     pub fn with_member(mut self, member: bool) -> Self {
         self.member = Some(member);
         self
-    }
-}
-
-/// A message as clients see it: in `message` and `edited` frames, history pages and search
-/// results.
-#[derive(Debug, Serialize)]
-pub struct MessageView<'a> {
-    /// Room name.
-    pub room: &'a str,
-    /// Position in the room.
-    pub seq: i64,
-    /// Global id.
-    pub id: i64,
-    /// Author's username.
-    pub author: &'a str,
-    /// Text (empty once deleted).
-    pub body: &'a str,
-    /// Post time, RFC 3339.
-    pub created_at: String,
-    /// Last edit time, RFC 3339, when edited.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub edited_at: Option<String>,
-    /// Soft-deleted.
-    pub deleted: bool,
-    /// The author's idempotency id, when one was given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<&'a str>,
-}
-
-impl<'a> MessageView<'a> {
-    /// The view of `message` in the room called `room`.
-    pub fn of(room: &'a str, message: &'a Message) -> MessageView<'a> {
-        MessageView {
-            room,
-            seq: message.seq.0,
-            id: message.id.0,
-            author: &message.author_name,
-            body: &message.body,
-            created_at: message.created_at.to_rfc3339(),
-            edited_at: message.edited_at.map(|t| t.to_rfc3339()),
-            deleted: message.deleted,
-            client_id: message.client_id.as_deref(),
-        }
-    }
-
-    /// Views of several messages of one room.
-    pub fn all(room: &'a str, messages: &'a [Message]) -> Vec<MessageView<'a>> {
-        messages.iter().map(|m| MessageView::of(room, m)).collect()
     }
 }

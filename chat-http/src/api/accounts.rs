@@ -6,7 +6,7 @@ use super::Ctx;
 use crate::auth;
 use crate::dispatch::{json_response, no_content};
 use crate::error::ApiError;
-use crate::views::UserView;
+use crate::views::{self, UserView};
 use bytes::Bytes;
 use chat_core::{SessionToken, User};
 use http::header::SET_COOKIE;
@@ -42,7 +42,7 @@ fn session_response(
     let mut response = json_response(
         status,
         &SessionBody {
-            user: UserView::of(user),
+            user: views::user(user),
             token: token.as_str(),
         },
     );
@@ -154,7 +154,7 @@ pub async fn me(ctx: &Ctx<'_>) -> Result<Response<Bytes>, ApiError> {
     Ok(json_response(
         StatusCode::OK,
         &MeBody {
-            user: UserView::of(&user),
+            user: views::user(&user),
         },
     ))
 }

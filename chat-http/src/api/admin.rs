@@ -5,7 +5,7 @@
 use super::{Ctx, number, rooms};
 use crate::dispatch::{json_response, no_content};
 use crate::error::ApiError;
-use crate::views::{MessageView, RoomView, UserView};
+use crate::views::{self, MessageView, RoomView, UserView};
 use bytes::Bytes;
 use chat_core::{Seq, User, UserId};
 use http::{Method, Response, StatusCode};
@@ -80,7 +80,7 @@ pub(crate) async fn route(ctx: &Ctx<'_>, segments: &[&str]) -> Result<Response<B
                     q.limit.unwrap_or(rooms::DEFAULT_LIMIT),
                 )
                 .await?;
-            let users = users.iter().map(UserView::of).collect();
+            let users = users.iter().map(views::user).collect();
             Ok(json_response(StatusCode::OK, &UsersBody { users }))
         }
         (Method::GET, ["users", id]) => {
@@ -88,7 +88,7 @@ pub(crate) async fn route(ctx: &Ctx<'_>, segments: &[&str]) -> Result<Response<B
             Ok(json_response(
                 StatusCode::OK,
                 &UserBody {
-                    user: UserView::of(&user),
+                    user: views::user(&user),
                 },
             ))
         }
@@ -105,7 +105,7 @@ pub(crate) async fn route(ctx: &Ctx<'_>, segments: &[&str]) -> Result<Response<B
             Ok(json_response(
                 StatusCode::OK,
                 &UserBody {
-                    user: UserView::of(&user),
+                    user: views::user(&user),
                 },
             ))
         }
@@ -148,7 +148,7 @@ pub(crate) async fn route(ctx: &Ctx<'_>, segments: &[&str]) -> Result<Response<B
             Ok(json_response(
                 StatusCode::OK,
                 &MessageBody {
-                    message: MessageView::of(&room.name, &message),
+                    message: views::message(&room.name, &message),
                 },
             ))
         }

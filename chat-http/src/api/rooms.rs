@@ -4,7 +4,7 @@
 use super::{Ctx, number};
 use crate::dispatch::{json_response, no_content};
 use crate::error::ApiError;
-use crate::views::{MessageView, RoomView};
+use crate::views::{self, MessageView, RoomView};
 use bytes::Bytes;
 use chat_core::{HistoryPage, RoomId, Seq};
 use http::{Response, StatusCode};
@@ -244,7 +244,7 @@ pub async fn messages(ctx: &Ctx<'_>, name: &str, admin: bool) -> Result<Response
         StatusCode::OK,
         &MessagesBody {
             room: &room.name,
-            messages: MessageView::all(&room.name, &slice.messages),
+            messages: views::messages(&room.name, &slice.messages),
             has_more: slice.has_more,
         },
     ))
@@ -271,7 +271,7 @@ pub async fn search(ctx: &Ctx<'_>, name: &str) -> Result<Response<Bytes>, ApiErr
         StatusCode::OK,
         &MessagesBody {
             room: &room.name,
-            messages: MessageView::all(&room.name, &messages),
+            messages: views::messages(&room.name, &messages),
             has_more: false,
         },
     ))
@@ -296,7 +296,7 @@ pub async fn edit_message(
     Ok(json_response(
         StatusCode::OK,
         &MessageBody {
-            message: MessageView::of(&room.name, &message),
+            message: views::message(&room.name, &message),
         },
     ))
 }
@@ -315,7 +315,7 @@ pub async fn delete_message(
     Ok(json_response(
         StatusCode::OK,
         &MessageBody {
-            message: MessageView::of(&room.name, &message),
+            message: views::message(&room.name, &message),
         },
     ))
 }

@@ -11,12 +11,13 @@ use super::frames::{self, ClientFrame, FrameError, ServerFrame};
 use super::outbound::{Outbound, close_code};
 use crate::ChatHttp;
 use crate::error::public_message;
-use crate::views::{MessageView, UserView};
+use crate::views;
 use bytes::Bytes;
 use chat_core::{
     ChatError, ChatRoom, ChatService, HistoryPage, PostRequest, Posted, PresenceGuard, RoomId, Seq,
     TokenHash, User,
 };
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -111,7 +112,7 @@ impl Connection {
     pub(crate) async fn hello(&self) {
         let config = self.chat.config();
         self.push(&ServerFrame::Hello {
-            user: UserView::of(&self.user),
+            user: views::user(&self.user),
             protocol: frames::PROTOCOL_VERSION,
             max_frame_bytes: config.max_frame_bytes,
             max_rooms: config.max_rooms_per_connection,
@@ -137,11 +138,11 @@ impl Connection {
             .fetch_add(1, Ordering::Relaxed);
         let reference = raw.and_then(frames::client_ref);
         self.push(&ServerFrame::Error {
-            code: e.code,
-            message: &e.message,
-            reference: reference.as_ref(),
-            room,
-            client_id,
+            code: Cow::Borrowed(e.code),
+            message: Cow::Borrowed(&e.message),
+            reference: reference.as_ref().map(Cow::Borrowed),
+            room: room.map(Cow::Borrowed),
+            client_id: client_id.map(Cow::Borrowed),
         })
         .await;
     }
@@ -403,10 +404,13 @@ impl Connection {
             None => feed.last_seq(),
         };
         self.push(&ServerFrame::Joined {
-            room: &room.name,
+            room: Cow::Borrowed(&room.name),
             last_seq: last_seq.0,
-            description: &room.description,
-            members: members.iter().map(|m| m.username.as_str()).collect(),
+            description: Cow::Borrowed(&room.description),
+            members: members
+                .iter()
+                .map(|m| Cow::Borrowed(m.username.as_str()))
+                .collect(),
             online,
         })
         .await;
@@ -441,7 +445,7 @@ impl Connection {
         self.out.unwatch(joined.room.id).await;
         joined.presence.leave().await;
         self.push(&ServerFrame::Left {
-            room: &joined.room.name,
+            room: Cow::Borrowed(&joined.room.name),
         })
         .await;
         Ok(())
@@ -472,8 +476,8 @@ impl Connection {
                 .fetch_add(1, Ordering::Relaxed);
         }
         self.push(&ServerFrame::Ack {
-            room: &room.name,
-            client_id,
+            room: Cow::Borrowed(&room.name),
+            client_id: client_id.map(Cow::Borrowed),
             seq: posted.message.seq.0,
             id: posted.message.id.0,
             duplicate: posted.duplicate,
@@ -515,8 +519,8 @@ impl Connection {
         };
         let slice = self.service().history(&self.user, room.id, page).await?;
         self.push(&ServerFrame::History {
-            room: &room.name,
-            messages: MessageView::all(&room.name, &slice.messages),
+            room: Cow::Borrowed(&room.name),
+            messages: views::messages(&room.name, &slice.messages),
             has_more: slice.has_more,
         })
         .await;

@@ -132,7 +132,9 @@ async fn next_out(state: Option<FeedState>) -> Option<(FeedOut, Option<FeedState
                 return Some((Ok((frame, count)), Some(state)));
             }
             Ok(Some(FeedItem::RoomDeleted)) => {
-                let frame = frames::encode(&ServerFrame::RoomDeleted { room: &state.room });
+                let frame = frames::encode(&ServerFrame::RoomDeleted {
+                    room: std::borrow::Cow::Borrowed(&state.room),
+                });
                 return Some((Ok((frame, 1)), None));
             }
             Ok(None) => {

@@ -1,83 +1,19 @@
-//! The wire format of protocol 1: client frames (parsed with serde from a `type`-tagged JSON
-//! object, extra fields ignored), server frames, and their encoding to shared [`Bytes`].
-//! Every parse failure becomes a [`FrameError`] with a stable code, never a panic.
+//! The wire format of protocol 1 on the server: parsing client frames (serde, from a
+//! `type`-tagged JSON object, extra fields ignored) and encoding server frames to shared
+//! [`Bytes`]. The frame types themselves are chat-protocol's, which the Rust client decodes
+//! with. Every parse failure becomes a [`FrameError`] with a stable code, never a panic.
 
-use crate::views::{MessageView, UserView};
+use crate::views;
 use bytes::Bytes;
 use chat_core::{Envelope, Message, RoomEvent};
-use serde::{Deserialize, Serialize};
+pub use chat_protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame};
 use serde_json::Value;
-
-/// The protocol version announced in `hello`.
-pub const PROTOCOL_VERSION: u32 = 1;
+use std::borrow::Cow;
 
 /// Client frame types, for `unknown_type` detection.
 const CLIENT_TYPES: [&str; 8] = [
     "join", "leave", "send", "edit", "delete", "typing", "history", "ping",
 ];
-
-/// A frame sent by a client.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ClientFrame {
-    /// Subscribe to a room, optionally resuming after a seq.
-    Join {
-        /// Room name.
-        room: String,
-        /// Resume point: every message with a greater seq is sent first.
-        #[serde(default)]
-        after_seq: Option<i64>,
-    },
-    /// Unsubscribe this connection from a room.
-    Leave {
-        /// Room name.
-        room: String,
-    },
-    /// Post a message.
-    Send {
-        /// Room name.
-        room: String,
-        /// Text.
-        body: String,
-        /// Idempotency id (at most 64 characters).
-        #[serde(default)]
-        client_id: Option<String>,
-    },
-    /// Edit one of one's own messages.
-    Edit {
-        /// Room name.
-        room: String,
-        /// The message's seq.
-        seq: i64,
-        /// New text.
-        body: String,
-    },
-    /// Delete one of one's own messages (any message for admins).
-    Delete {
-        /// Room name.
-        room: String,
-        /// The message's seq.
-        seq: i64,
-    },
-    /// Tell the room one is typing.
-    Typing {
-        /// Room name.
-        room: String,
-    },
-    /// Ask for a page of older messages.
-    History {
-        /// Room name.
-        room: String,
-        /// Only messages before this seq (default: the newest).
-        #[serde(default)]
-        before_seq: Option<i64>,
-        /// Page size (default 50, clamped by the service).
-        #[serde(default)]
-        limit: Option<usize>,
-    },
-    /// Application-level ping; answered with `pong`.
-    Ping {},
-}
 
 /// Why a client frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,131 +80,6 @@ pub fn client_ref(text: &[u8]) -> Option<Value> {
     }
 }
 
-/// A frame sent by the server.
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ServerFrame<'a> {
-    /// First frame of every connection.
-    Hello {
-        /// The authenticated user.
-        user: UserView<'a>,
-        /// Protocol version.
-        protocol: u32,
-        /// Largest accepted frame in bytes.
-        max_frame_bytes: usize,
-        /// Rooms one connection may join.
-        max_rooms: usize,
-    },
-    /// Answer to `join`; messages (resumed ones first) follow.
-    Joined {
-        /// Room name.
-        room: &'a str,
-        /// Newest seq when the subscription started.
-        last_seq: i64,
-        /// Room description.
-        description: &'a str,
-        /// Member usernames.
-        members: Vec<&'a str>,
-        /// Usernames online in the room.
-        online: Vec<String>,
-    },
-    /// Answer to `leave`, or the room stopped being available.
-    Left {
-        /// Room name.
-        room: &'a str,
-    },
-    /// A new message.
-    Message(MessageView<'a>),
-    /// A `send` was committed durably.
-    Ack {
-        /// Room name.
-        room: &'a str,
-        /// The client's idempotency id (null when none was given).
-        client_id: Option<&'a str>,
-        /// The message's seq.
-        seq: i64,
-        /// The message's id.
-        id: i64,
-        /// The `client_id` had been used: nothing new was written.
-        duplicate: bool,
-    },
-    /// A message was edited.
-    Edited(MessageView<'a>),
-    /// A message was deleted.
-    Deleted {
-        /// Room name.
-        room: &'a str,
-        /// The message's seq.
-        seq: i64,
-        /// The message's id.
-        id: i64,
-    },
-    /// Someone came online or went offline in a room.
-    Presence {
-        /// Room name.
-        room: &'a str,
-        /// Every username online now.
-        online: Vec<String>,
-        /// Who changed.
-        user: &'a str,
-        /// `online` or `offline`.
-        status: &'a str,
-    },
-    /// Someone is typing.
-    Typing {
-        /// Room name.
-        room: &'a str,
-        /// Their username.
-        user: &'a str,
-    },
-    /// Someone became a member.
-    MemberJoined {
-        /// Room name.
-        room: &'a str,
-        /// Their username.
-        user: &'a str,
-    },
-    /// Someone stopped being a member.
-    MemberLeft {
-        /// Room name.
-        room: &'a str,
-        /// Their username.
-        user: &'a str,
-    },
-    /// The room was deleted; the connection left it.
-    RoomDeleted {
-        /// Room name.
-        room: &'a str,
-    },
-    /// Answer to `history`.
-    History {
-        /// Room name.
-        room: &'a str,
-        /// Messages, ascending by seq.
-        messages: Vec<MessageView<'a>>,
-        /// Older messages exist.
-        has_more: bool,
-    },
-    /// A client frame was refused.
-    Error {
-        /// Stable snake_case code.
-        code: &'a str,
-        /// Human-readable explanation.
-        message: &'a str,
-        /// The `ref` of the refused frame, if it had one.
-        #[serde(rename = "ref")]
-        reference: Option<&'a Value>,
-        /// The room the refused frame named, if any.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        room: Option<&'a str>,
-        /// The `client_id` of a refused `send`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        client_id: Option<&'a str>,
-    },
-    /// Answer to `ping`.
-    Pong {},
-}
-
 /// Encodes a frame. Serializing these types cannot fail; should it anyway, an `internal` error
 /// frame is sent instead.
 pub fn encode(frame: &ServerFrame<'_>) -> Bytes {
@@ -291,38 +102,38 @@ pub fn encode(frame: &ServerFrame<'_>) -> Bytes {
 /// never writes a raw newline), in seq order.
 pub fn encode_event(room: &str, env: &Envelope, online: impl FnOnce() -> Vec<String>) -> Bytes {
     let frame = match &env.event {
-        RoomEvent::MessagePosted { message } => {
-            ServerFrame::Message(MessageView::of(room, message))
-        }
+        RoomEvent::MessagePosted { message } => ServerFrame::Message(views::message(room, message)),
         RoomEvent::MessagesPosted { messages } => return encode_lines(room, messages),
-        RoomEvent::MessageEdited { message } => ServerFrame::Edited(MessageView::of(room, message)),
+        RoomEvent::MessageEdited { message } => ServerFrame::Edited(views::message(room, message)),
         RoomEvent::MessageDeleted { id, seq } => ServerFrame::Deleted {
-            room,
+            room: Cow::Borrowed(room),
             seq: seq.0,
             id: id.0,
         },
         RoomEvent::MemberJoined { username, .. } => ServerFrame::MemberJoined {
-            room,
-            user: username,
+            room: Cow::Borrowed(room),
+            user: Cow::Borrowed(username),
         },
         RoomEvent::MemberLeft { username, .. } => ServerFrame::MemberLeft {
-            room,
-            user: username,
+            room: Cow::Borrowed(room),
+            user: Cow::Borrowed(username),
         },
-        RoomEvent::RoomDeleted => ServerFrame::RoomDeleted { room },
+        RoomEvent::RoomDeleted => ServerFrame::RoomDeleted {
+            room: Cow::Borrowed(room),
+        },
         RoomEvent::Typing { username, .. } => ServerFrame::Typing {
-            room,
-            user: username,
+            room: Cow::Borrowed(room),
+            user: Cow::Borrowed(username),
         },
         RoomEvent::PresenceChanged {
             username,
             online: is_online,
             ..
         } => ServerFrame::Presence {
-            room,
+            room: Cow::Borrowed(room),
             online: online(),
-            user: username,
-            status: if *is_online { "online" } else { "offline" },
+            user: Cow::Borrowed(username),
+            status: Cow::Borrowed(if *is_online { "online" } else { "offline" }),
         },
         // Never published to a room (the feeds skip it); no client frame exists for it.
         RoomEvent::SessionsEnded { .. } => return Bytes::new(),
@@ -337,7 +148,7 @@ fn encode_lines(room: &str, messages: &[Message]) -> Bytes {
         if i > 0 {
             out.push(b'\n');
         }
-        let frame = ServerFrame::Message(MessageView::of(room, message));
+        let frame = ServerFrame::Message(views::message(room, message));
         if let Err(e) = serde_json::to_writer(&mut out, &frame) {
             tracing::error!(error = %e, "encoding a frame failed");
             return encode(&frame);
@@ -422,8 +233,8 @@ mod tests {
         let bytes = encode(&ServerFrame::Pong {});
         assert_eq!(&bytes[..], br#"{"type":"pong"}"#);
         let bytes = encode(&ServerFrame::Ack {
-            room: "r",
-            client_id: Some("c"),
+            room: "r".into(),
+            client_id: Some("c".into()),
             seq: 4,
             id: 9,
             duplicate: false,
@@ -433,8 +244,8 @@ mod tests {
         assert_eq!(v["seq"], 4);
         assert_eq!(v["client_id"], "c");
         let bytes = encode(&ServerFrame::Error {
-            code: "unknown_type",
-            message: "m",
+            code: "unknown_type".into(),
+            message: "m".into(),
             reference: None,
             room: None,
             client_id: None,
@@ -464,5 +275,61 @@ mod tests {
         assert_eq!(lines, [&one(&a)[..], &one(&b)[..]]);
         let v: Value = serde_json::from_slice(lines[0]).unwrap();
         assert_eq!(v["body"], "two\nlines");
+    }
+
+    #[test]
+    fn the_clients_decoder_reads_every_encoded_frame_back() {
+        use chat_core::testing::sample_message as message;
+        let m = message(1, 2, "a \"quoted\"\nbody");
+        let reference = Value::from(7);
+        let view = views::message("r", &m);
+        let frames = [
+            ServerFrame::Joined {
+                room: "r".into(),
+                last_seq: 3,
+                description: "d".into(),
+                members: vec!["ann".into()],
+                online: vec!["ann".into()],
+            },
+            ServerFrame::Left { room: "r".into() },
+            ServerFrame::Message(view.clone()),
+            ServerFrame::Edited(view.clone()),
+            ServerFrame::Ack {
+                room: "r".into(),
+                client_id: None,
+                seq: 1,
+                id: 2,
+                duplicate: true,
+            },
+            ServerFrame::Deleted {
+                room: "r".into(),
+                seq: 1,
+                id: 2,
+            },
+            ServerFrame::Presence {
+                room: "r".into(),
+                online: vec![],
+                user: "u".into(),
+                status: "offline".into(),
+            },
+            ServerFrame::History {
+                room: "r".into(),
+                messages: vec![view],
+                has_more: false,
+            },
+            ServerFrame::Error {
+                code: "c".into(),
+                message: "m".into(),
+                reference: Some(Cow::Borrowed(&reference)),
+                room: Some("r".into()),
+                client_id: None,
+            },
+            ServerFrame::Pong {},
+        ];
+        for frame in frames {
+            let bytes = encode(&frame);
+            let text = std::str::from_utf8(&bytes).unwrap();
+            assert_eq!(ServerFrame::parse(text).unwrap(), Some(frame), "{text}");
+        }
     }
 }

@@ -17,29 +17,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
-/// WebSocket close codes used by protocol 1.
-pub mod close_code {
-    /// The client closed, or the server ended the connection normally.
-    pub const NORMAL: u16 = 1000;
-    /// The server is shutting down.
-    pub const GOING_AWAY: u16 = 1001;
-    /// A text frame (or a close frame's reason) that is not valid UTF-8.
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    /// A message above the transport's hard size limit.
-    pub const TOO_BIG: u16 = 1009;
-    /// The server failed (for example a store error while streaming a room); resume with
-    /// `after_seq`.
-    pub const INTERNAL: u16 = 1011;
-    /// Nothing arrived from the client within the idle timeout.
-    pub const IDLE_TIMEOUT: u16 = 4000;
-    /// The user was deactivated or deleted while connected.
-    pub const SESSION_ENDED: u16 = 4001;
-    /// Writing to the client stalled for the grace period (or its outbound queue stayed full
-    /// that long): the client reads too slowly. Resume with `after_seq`.
-    pub const SLOW_CONSUMER: u16 = 4008;
-    /// Too many rate-limited frames in a row.
-    pub const RATE_ABUSE: u16 = 4029;
-}
+/// WebSocket close codes used by protocol 1 (shared with the client).
+pub use chat_protocol::close_code;
 
 /// Why and how a connection closes. The first reason recorded wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,10 +8,10 @@
 
 mod common;
 
+use chat_client::{Auth, Client};
 use common::{Node, tail};
 use serde_json::json;
 use server_common::testing::call;
-use server_common::testing::ws::Ws;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ const ROOM: &str = "shutdown";
 const PASSWORD: &str = "graceful-password-1";
 /// Posts sent before the signal, all written at once.
 const POSTS: usize = 2_000;
+/// How long the posts may take to be acknowledged.
+const WAIT: Duration = Duration::from_secs(60);
 
 /// A fresh directory under the system's temporary one.
 fn temp_dir() -> PathBuf {
@@ -80,26 +82,18 @@ async fn sigterm_keeps_every_post_and_leaves_the_sqlite_files_closed() {
     .await;
     assert_eq!(created.status, 201, "create room: {}", created.text());
 
-    let mut ws = Ws::connect(node.addr, &token, "ann").await.unwrap();
-    ws.join(ROOM, None).await;
-    for i in 0..POSTS {
-        let body = format!("word_{i} posted before the signal");
-        ws.send(json!({"type": "send", "room": ROOM, "body": body, "client_id": format!("c{i}")}))
-            .await
-            .unwrap();
-    }
+    let socket = format!("ws://{}/ws", node.addr);
+    let (client, _events) = Client::connect(&socket, Auth::bearer(&token))
+        .await
+        .unwrap();
+    client.join(ROOM).await.unwrap();
+    let posts: Vec<_> = (0..POSTS)
+        .map(|i| client.send(ROOM, &format!("word_{i} posted before the signal")))
+        .collect();
     let mut last_seq = 0;
-    let mut acked = 0;
-    while acked < POSTS {
-        let frame = ws.expect_frame().await;
-        match frame["type"].as_str() {
-            Some("ack") => {
-                acked += 1;
-                last_seq = last_seq.max(frame["seq"].as_i64().unwrap());
-            }
-            Some("error") => panic!("a post was refused: {frame}"),
-            _ => {}
-        }
+    for post in posts {
+        let ack = tokio::time::timeout(WAIT, post).await.unwrap().unwrap();
+        last_seq = last_seq.max(ack.seq);
     }
     assert_eq!(last_seq, POSTS as i64);
 
@@ -149,6 +143,7 @@ async fn sigterm_keeps_every_post_and_leaves_the_sqlite_files_closed() {
     let hits = found.json()["messages"].as_array().unwrap().clone();
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert!(hits[0]["body"].as_str().unwrap().starts_with(&last_word));
+    client.close().await;
     node.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -29,16 +29,18 @@
 
 mod common;
 
+use chat_client::{Auth, BackoffConfig, Client, Config, Credential, Event, Events, MessageView};
 use common::{Node, TestSchema, log_path, tail, test_url};
 use serde_json::json;
 use server_common::testing::call;
-use server_common::testing::ws::{Msg, RecvError, WAIT, Ws, assert_exactly_once_in_order};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// How long any single expected message or ack may take.
+const WAIT: Duration = Duration::from_secs(20);
 /// The whole scenario must finish within this.
 const TEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// The room everything happens in.
@@ -218,60 +220,109 @@ async fn setup(a: &Node, b: &Node) -> Users {
     users
 }
 
+/// One message of the room as a client saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Msg {
+    seq: i64,
+    body: String,
+    author: String,
+}
+
+impl Msg {
+    fn of(message: MessageView<'_>) -> Msg {
+        Msg {
+            seq: message.seq,
+            body: message.body.into_owned(),
+            author: message.author.into_owned(),
+        }
+    }
+}
+
+/// Panics unless `got` holds exactly the seqs `first..=last`, each once, in increasing order.
+fn assert_exactly_once_in_order(who: &str, got: &[Msg], first: i64, last: i64) {
+    let seqs: Vec<i64> = got.iter().map(|m| m.seq).collect();
+    let expected: Vec<i64> = (first..=last).collect();
+    if seqs == expected {
+        return;
+    }
+    let at = seqs
+        .iter()
+        .zip(&expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(seqs.len().min(expected.len()));
+    let lo = at.saturating_sub(3);
+    panic!(
+        "{who}: expected seqs {first}..={last} exactly once in order; got {} messages, \
+         first difference at index {at}: got {:?}, expected {:?}",
+        seqs.len(),
+        &seqs[lo..(at + 4).min(seqs.len())],
+        &expected[lo..(at + 4).min(expected.len())],
+    );
+}
+
+/// A chat client of node `addr` with `auth`, moving to the `failover` nodes in turn when its
+/// node goes away.
+async fn connect_with(addr: SocketAddr, failover: &[SocketAddr], auth: Auth) -> (Client, Events) {
+    let config = Config {
+        backoff: BackoffConfig {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(500),
+            penalty: Duration::from_secs(1),
+        },
+        failover_urls: failover.iter().map(|a| format!("ws://{a}/ws")).collect(),
+        ..Config::default()
+    };
+    Client::connect_with(&format!("ws://{addr}/ws"), auth, config)
+        .await
+        .unwrap()
+}
+
+/// A client of node `addr` with a bearer token.
+async fn connect(addr: SocketAddr, failover: &[SocketAddr], token: &str) -> (Client, Events) {
+    connect_with(addr, failover, Auth::bearer(token)).await
+}
+
+/// The next event of a client; panics after [`WAIT`] or when it stopped.
+async fn next_event(who: &str, events: &mut Events) -> Event {
+    tokio::time::timeout(WAIT, events.next())
+        .await
+        .unwrap_or_else(|_| panic!("{who}: nothing within {WAIT:?}"))
+        .unwrap_or_else(|| panic!("{who}: the client stopped"))
+}
+
+/// The next message the client delivers; panics after [`WAIT`] or when it stopped.
+async fn next_msg(who: &str, events: &mut Events) -> Msg {
+    let message = tokio::time::timeout(WAIT, events.next_message())
+        .await
+        .unwrap_or_else(|_| panic!("{who}: no message within {WAIT:?}"))
+        .unwrap_or_else(|| panic!("{who}: the client stopped"));
+    Msg::of(message)
+}
+
 /// Posts `n` messages (`{prefix}-{i}`, `client_id` = body) one after the other, waiting for
-/// each `ack`; `message` frames of the room arriving meanwhile go to `log`. Returns the acked
-/// `(seq, body)` pairs.
-async fn post_many(ws: &mut Ws, prefix: &str, n: usize, log: &mut Vec<Msg>) -> Vec<(i64, String)> {
+/// each `ack`. Returns the acked `(seq, body)` pairs.
+async fn post_many(who: &str, client: &Client, prefix: &str, n: usize) -> Vec<(i64, String)> {
     let mut acked = Vec::with_capacity(n);
     for i in 0..n {
         let body = format!("{prefix}-{i}");
-        ws.send(json!({"type": "send", "room": ROOM, "body": body, "client_id": body}))
+        let ack = tokio::time::timeout(WAIT, client.send_with_id(ROOM, &body, &body))
             .await
-            .unwrap();
-        loop {
-            let frame = ws.expect_frame().await;
-            if let Some(msg) = Msg::of(&frame, ROOM) {
-                log.push(msg);
-            } else if frame["type"] == "ack" && frame["client_id"] == body.as_str() {
-                assert_eq!(frame["duplicate"], false, "{}: {frame}", ws.label);
-                acked.push((frame["seq"].as_i64().unwrap(), body));
-                break;
-            } else if frame["type"] == "error" {
-                panic!("{}: send refused: {frame}", ws.label);
-            }
-        }
+            .unwrap_or_else(|_| panic!("{who}: no ack within {WAIT:?}"))
+            .unwrap_or_else(|e| panic!("{who}: send refused: {e}"));
+        assert!(!ack.duplicate, "{who}: {ack:?}");
+        acked.push((ack.seq, body));
     }
     acked
 }
 
-/// Reads `message` frames of the room into `log` until one with seq >= `last` arrived, then
-/// checks that nothing more (a duplicate) follows within [`QUIET`].
-async fn read_until(ws: &mut Ws, log: &mut Vec<Msg>, last: i64) {
+/// Reads messages into `log` until one with seq >= `last` arrived, then checks that nothing
+/// more (a duplicate) follows within [`QUIET`].
+async fn read_until(who: &str, events: &mut Events, log: &mut Vec<Msg>, last: i64) {
     while log.last().is_none_or(|m| m.seq < last) {
-        let frame = ws.expect_frame().await;
-        if let Some(msg) = Msg::of(&frame, ROOM) {
-            log.push(msg);
-        } else if frame["type"] == "error" {
-            panic!("{}: {frame}", ws.label);
-        }
+        log.push(next_msg(who, events).await);
     }
-    expect_quiet(ws).await;
-}
-
-/// No further `message` frame of the room within [`QUIET`].
-async fn expect_quiet(ws: &mut Ws) {
-    let until = Instant::now() + QUIET;
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        match ws.recv(left).await {
-            Err(RecvError::Timeout) => return,
-            Err(RecvError::Closed(why)) => panic!("{}: closed: {why}", ws.label),
-            Ok(frame) => assert!(
-                Msg::of(&frame, ROOM).is_none(),
-                "{}: unexpected extra message {frame}",
-                ws.label
-            ),
-        }
+    if let Ok(extra) = tokio::time::timeout(QUIET, events.next_message()).await {
+        panic!("{who}: unexpected extra message {extra:?}");
     }
 }
 
@@ -292,18 +343,17 @@ fn assert_acked_received(who: &str, log: &[Msg], acked: &[(i64, String)], author
 
 /// Step 1: alice on A and bob on B post at the same time; both see all of it, in order, once.
 async fn concurrent_posts_on_both_nodes(a: &Node, b: &Node, users: &Users) -> i64 {
-    let mut alice = Ws::connect(a.addr, &users.alice, "alice@A").await.unwrap();
-    let mut bob = Ws::connect(b.addr, &users.bob, "bob@B").await.unwrap();
-    let joined_a = alice.join(ROOM, Some(0)).await;
-    let joined_b = bob.join(ROOM, Some(0)).await;
-    assert_eq!(joined_a["last_seq"], 0, "{joined_a}");
-    assert_eq!(joined_b["last_seq"], 0, "{joined_b}");
+    let (alice, mut alice_events) = connect(a.addr, &[], &users.alice).await;
+    let (bob, mut bob_events) = connect(b.addr, &[], &users.bob).await;
+    let joined_a = alice.join_after(ROOM, 0).await.unwrap();
+    let joined_b = bob.join_after(ROOM, 0).await.unwrap();
+    assert_eq!(joined_a.last_seq, 0, "{joined_a:?}");
+    assert_eq!(joined_b.last_seq, 0, "{joined_b:?}");
 
     let started = Instant::now();
-    let (mut log_a, mut log_b) = (Vec::new(), Vec::new());
     let (acked_a, acked_b) = tokio::join!(
-        post_many(&mut alice, "from-a", CONCURRENT_POSTS, &mut log_a),
-        post_many(&mut bob, "from-b", CONCURRENT_POSTS, &mut log_b),
+        post_many("alice@A", &alice, "from-a", CONCURRENT_POSTS),
+        post_many("bob@B", &bob, "from-b", CONCURRENT_POSTS),
     );
     let last = i64::try_from(2 * CONCURRENT_POSTS).unwrap();
     for acked in [&acked_a, &acked_b] {
@@ -312,9 +362,10 @@ async fn concurrent_posts_on_both_nodes(a: &Node, b: &Node, users: &Users) -> i6
             "acks out of order"
         );
     }
+    let (mut log_a, mut log_b) = (Vec::new(), Vec::new());
     tokio::join!(
-        read_until(&mut alice, &mut log_a, last),
-        read_until(&mut bob, &mut log_b, last),
+        read_until("alice@A", &mut alice_events, &mut log_a, last),
+        read_until("bob@B", &mut bob_events, &mut log_b, last),
     );
     for (who, log) in [("alice@A", &log_a), ("bob@B", &log_b)] {
         assert_exactly_once_in_order(who, log, 1, last);
@@ -348,53 +399,43 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Step 2: one message in flight at a time, posted by bob on B; the time until alice's socket
-/// on A has the `message` frame (and, for comparison, until bob has the ack and his own copy).
+/// Reads messages into `log` until the one with `body`; the time it arrived.
+async fn arrival(who: &str, events: &mut Events, log: &mut Vec<Msg>, body: &str) -> Instant {
+    loop {
+        let msg = next_msg(who, events).await;
+        let at = Instant::now();
+        let done = msg.body == body;
+        log.push(msg);
+        if done {
+            return at;
+        }
+    }
+}
+
+/// Step 2: one message in flight at a time, posted by bob on B; the time until alice's client
+/// on A has the message (and, for comparison, until bob has the ack and his own copy).
 async fn cross_node_latency(a: &Node, b: &Node, users: &Users, last: i64) -> i64 {
-    let mut alice = Ws::connect(a.addr, &users.alice, "alice@A").await.unwrap();
-    let mut bob = Ws::connect(b.addr, &users.bob, "bob@B").await.unwrap();
-    alice.join(ROOM, Some(last)).await;
-    bob.join(ROOM, Some(last)).await;
+    let (alice, mut alice_events) = connect(a.addr, &[], &users.alice).await;
+    let (bob, mut bob_events) = connect(b.addr, &[], &users.bob).await;
+    alice.join_after(ROOM, last).await.unwrap();
+    bob.join_after(ROOM, last).await.unwrap();
 
     let (mut cross, mut same, mut ack) = (Vec::new(), Vec::new(), Vec::new());
     let (mut log_a, mut log_b) = (Vec::new(), Vec::new());
     for i in 0..LATENCY_WARMUP + LATENCY_SAMPLES {
         let body = format!("latency-{i}");
         let sent = Instant::now();
-        bob.send(json!({"type": "send", "room": ROOM, "body": body, "client_id": body}))
-            .await
-            .unwrap();
-        let on_a = async {
-            loop {
-                let frame = alice.expect_frame().await;
-                if let Some(msg) = Msg::of(&frame, ROOM) {
-                    let at = Instant::now();
-                    let done = msg.body == body;
-                    log_a.push(msg);
-                    if done {
-                        return at;
-                    }
-                }
-            }
+        let reply = bob.send_with_id(ROOM, &body, &body);
+        let acked = async {
+            let ack = tokio::time::timeout(WAIT, reply).await.unwrap().unwrap();
+            assert!(!ack.duplicate, "bob@B: {ack:?}");
+            Instant::now()
         };
-        let on_b = async {
-            let (mut acked, mut own) = (None, None);
-            while acked.is_none() || own.is_none() {
-                let frame = bob.expect_frame().await;
-                if let Some(msg) = Msg::of(&frame, ROOM) {
-                    if msg.body == body {
-                        own = Some(Instant::now());
-                    }
-                    log_b.push(msg);
-                } else if frame["type"] == "ack" && frame["client_id"] == body.as_str() {
-                    acked = Some(Instant::now());
-                } else if frame["type"] == "error" {
-                    panic!("bob@B: {frame}");
-                }
-            }
-            (acked.unwrap(), own.unwrap())
-        };
-        let (at_a, (acked, own)) = tokio::join!(on_a, on_b);
+        let (at_a, own, acked) = tokio::join!(
+            arrival("alice@A", &mut alice_events, &mut log_a, &body),
+            arrival("bob@B", &mut bob_events, &mut log_b, &body),
+            acked,
+        );
         if i >= LATENCY_WARMUP {
             cross.push(at_a - sent);
             same.push(own - sent);
@@ -410,9 +451,9 @@ async fn cross_node_latency(a: &Node, b: &Node, users: &Users, last: i64) -> i64
     let (ack50, ack99) = percentiles(&mut ack);
     println!(
         "step 2: latency over {LATENCY_SAMPLES} messages, one in flight, posted on B:\n\
-         \x20 post on B -> message frame on A (cross-node): p50 {}  p99 {}\n\
-         \x20 post on B -> message frame on B (same node):  p50 {}  p99 {}\n\
-         \x20 post on B -> ack on B (durable):               p50 {}  p99 {}",
+         \x20 post on B -> message on A (cross-node): p50 {}  p99 {}\n\
+         \x20 post on B -> message on B (same node):  p50 {}  p99 {}\n\
+         \x20 post on B -> ack on B (durable):        p50 {}  p99 {}",
         ms(cross50),
         ms(cross99),
         ms(same50),
@@ -430,34 +471,15 @@ async fn cross_node_latency(a: &Node, b: &Node, users: &Users, last: i64) -> i64
 struct Posted {
     /// `(seq, body)` of every acked message, in posting order.
     acked: Vec<(i64, String)>,
-    /// Times the poster lost its node and moved to the other.
+    /// Times the poster's client reconnected (after losing its node, to the next one).
     failovers: usize,
     /// Acks flagged `duplicate` (a re-send of a message the dead node had stored).
     duplicates: usize,
 }
 
-/// Sends one message and waits for its ack. `Err` when the connection fails or stays silent.
-async fn try_post(ws: &mut Ws, body: &str) -> Result<(i64, bool), String> {
-    ws.send(json!({"type": "send", "room": ROOM, "body": body, "client_id": body}))
-        .await?;
-    loop {
-        match ws.recv(WAIT).await {
-            Ok(frame) if frame["type"] == "ack" && frame["client_id"] == body => {
-                return Ok((
-                    frame["seq"].as_i64().unwrap(),
-                    frame["duplicate"].as_bool().unwrap(),
-                ));
-            }
-            Ok(frame) if frame["type"] == "error" => panic!("{}: send refused: {frame}", ws.label),
-            Ok(_) => {}
-            Err(e) => return Err(format!("{}: {e:?}", ws.label)),
-        }
-    }
-}
-
-/// Posts `{prefix}-{i}` every [`POST_PACE`] until `stop`, starting on `nodes[0]`; when its node
-/// fails it reconnects to the next one and re-sends the un-acked message with the same
-/// `client_id`. `count` follows the number of acks.
+/// Posts `{label}-{i}` every [`POST_PACE`] until `stop`, starting on `nodes[0]`; when its node
+/// fails the client moves to the next one and re-sends the un-acked message from its outbox
+/// with the same `client_id`. `count` follows the number of acks.
 async fn poster(
     label: &'static str,
     nodes: Vec<SocketAddr>,
@@ -466,33 +488,32 @@ async fn poster(
     count: Arc<AtomicUsize>,
 ) -> Posted {
     let mut posted = Posted::default();
-    let mut node = 0;
-    let mut ws = Ws::connect(nodes[node], &token, label).await.unwrap();
+    let (client, mut events) = connect(nodes[0], &nodes[1..], &token).await;
     let mut i = 0;
     while !stop.load(Ordering::SeqCst) {
         let body = format!("{label}-{i}");
-        loop {
-            match try_post(&mut ws, &body).await {
-                Ok((seq, duplicate)) => {
-                    posted.acked.push((seq, body));
-                    posted.duplicates += usize::from(duplicate);
-                    count.fetch_add(1, Ordering::SeqCst);
-                    break;
-                }
-                Err(e) => {
-                    node += 1;
-                    let next = *nodes
-                        .get(node)
-                        .unwrap_or_else(|| panic!("{label}: no node left after: {e}"));
-                    posted.failovers += 1;
-                    ws = Ws::connect(next, &token, label).await.unwrap();
-                }
-            }
-        }
+        let ack = tokio::time::timeout(WAIT, client.send_with_id(ROOM, &body, &body))
+            .await
+            .unwrap_or_else(|_| panic!("{label}: no ack within {WAIT:?}"))
+            .unwrap_or_else(|e| panic!("{label}: send refused: {e}"));
+        posted.acked.push((ack.seq, body));
+        posted.duplicates += usize::from(ack.duplicate);
+        count.fetch_add(1, Ordering::SeqCst);
         i += 1;
         tokio::time::sleep(POST_PACE).await;
     }
-    ws.close().await;
+    client.close().await;
+    while let Some(event) = events.try_next() {
+        if matches!(
+            event,
+            Event::Connected {
+                reconnect: true,
+                ..
+            }
+        ) {
+            posted.failovers += 1;
+        }
+    }
     posted
 }
 
@@ -506,11 +527,24 @@ async fn wait_for_count(what: &str, count: &AtomicUsize, at_least: usize) {
 }
 
 /// Step 3: carol (signed up on B) reads on A; dave posts on A, bob posts on B; A is killed;
-/// carol resumes on B with `after_seq` while bob keeps posting; dave moves to B and re-sends.
+/// carol's client resumes on B with `after_seq` while bob keeps posting (her token callback
+/// holds the reconnect until B acked [`POSTED_WHILE_AWAY`] more); dave's moves to B and
+/// re-sends.
 async fn kill_a_while_posting(a: &mut Node, b: &Node, users: &Users, last: i64) {
-    let mut carol = Ws::connect(a.addr, &users.carol, "carol@A").await.unwrap();
-    let joined = carol.join(ROOM, Some(last)).await;
-    assert_eq!(joined["last_seq"], last, "{joined}");
+    let (may_reconnect, gate) = tokio::sync::watch::channel(true);
+    let token = users.carol.clone();
+    let auth = Auth::callback(move || {
+        let (mut gate, token) = (gate.clone(), token.clone());
+        async move {
+            gate.wait_for(|open| *open)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Credential::Bearer(token))
+        }
+    });
+    let (carol, mut carol_events) = connect_with(a.addr, &[b.addr], auth).await;
+    let joined = carol.join_after(ROOM, last).await.unwrap();
+    assert_eq!(joined.last_seq, last, "{joined:?}");
 
     let stop = Arc::new(AtomicBool::new(false));
     let (bob_count, dave_count) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -531,25 +565,20 @@ async fn kill_a_while_posting(a: &mut Node, b: &Node, users: &Users, last: i64) 
 
     let mut log = Vec::new();
     while log.len() < LIVE_BEFORE_KILL {
-        let frame = carol.expect_frame().await;
-        if let Some(msg) = Msg::of(&frame, ROOM) {
-            log.push(msg);
-        }
+        log.push(next_msg("carol@A", &mut carol_events).await);
     }
 
+    may_reconnect.send_replace(false);
     a.kill().await;
     let killed = Instant::now();
     let bob_at_kill = bob_count.load(Ordering::SeqCst);
     // Whatever A had already written to carol's socket, then the end of the connection.
     let why = loop {
-        match carol.recv(WAIT).await {
-            Ok(frame) => {
-                if let Some(msg) = Msg::of(&frame, ROOM) {
-                    log.push(msg);
-                }
-            }
-            Err(RecvError::Closed(why)) => break why,
-            Err(RecvError::Timeout) => panic!("carol@A: still open {WAIT:?} after A was killed"),
+        let event = next_event("carol@A (A killed)", &mut carol_events).await;
+        match event {
+            Event::Message(m) => log.push(Msg::of(m)),
+            Event::Disconnected { code, reason } => break format!("{code:?} {reason}"),
+            _ => {}
         }
     };
     let seen_on_a = log.len();
@@ -562,16 +591,21 @@ async fn kill_a_while_posting(a: &mut Node, b: &Node, users: &Users, last: i64) 
     )
     .await;
     let bob_while_away = bob_count.load(Ordering::SeqCst) - bob_at_kill;
+    may_reconnect.send_replace(true);
 
-    let mut carol = Ws::connect(b.addr, &users.carol, "carol@B").await.unwrap();
-    let joined = carol.join(ROOM, Some(resume_after)).await;
-    let resumed = Instant::now();
-    let backlog = joined["last_seq"].as_i64().unwrap() - resume_after;
-    while log.len() < seen_on_a + usize::try_from(backlog).unwrap() + LIVE_BEFORE_KILL {
-        let frame = carol.expect_frame().await;
-        if let Some(msg) = Msg::of(&frame, ROOM) {
-            log.push(msg);
+    // Her client reconnects to B and joins again after the last seq it delivered.
+    let joined = loop {
+        let event = next_event("carol (back on B)", &mut carol_events).await;
+        match event {
+            Event::Joined(joined) => break joined,
+            Event::Message(m) => panic!("carol: a message before the resume: {m:?}"),
+            _ => {}
         }
+    };
+    let resumed = Instant::now();
+    let backlog = joined.last_seq - resume_after;
+    while log.len() < seen_on_a + usize::try_from(backlog).unwrap() + LIVE_BEFORE_KILL {
+        log.push(next_msg("carol@B", &mut carol_events).await);
     }
 
     stop.store(true, Ordering::SeqCst);
@@ -584,7 +618,7 @@ async fn kill_a_while_posting(a: &mut Node, b: &Node, users: &Users, last: i64) 
         .map(|(seq, _)| *seq)
         .max()
         .unwrap();
-    read_until(&mut carol, &mut log, final_seq).await;
+    read_until("carol@B", &mut carol_events, &mut log, final_seq).await;
 
     // Every message from `last + 1` to the newest, exactly once, in order, across the kill...
     assert_exactly_once_in_order("carol (A, then B)", &log, last + 1, final_seq);

@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use chat_client::{Auth, Client, Config, Events};
 use serde_json::{Value, json};
-use server_common::testing::ws::Ws;
 use std::net::SocketAddr;
 
 struct App {
@@ -78,10 +78,14 @@ impl App {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn socket(&self, cookie: &str, label: &str) -> Ws {
+    /// A chat client with the host's session cookie (and an Origin, as browsers send).
+    async fn client(&self, cookie: &str) -> (Client, Events) {
+        let config = Config {
+            headers: vec![("origin".into(), self.url(""))],
+            ..Config::default()
+        };
         let url = format!("ws://{}/chat/ws", self.addr);
-        let origin = self.url("");
-        Ws::connect_to(&url, &[("cookie", cookie), ("origin", &origin)], label)
+        Client::connect_with(&url, Auth::cookie(cookie), config)
             .await
             .unwrap()
     }
@@ -126,16 +130,17 @@ async fn host_users_chat_under_chat_path() {
         .await;
     assert_eq!(status, 201, "{room}");
 
-    let mut a = app.socket(&alice, "alice").await;
-    let mut b = app.socket(&bob, "bob").await;
-    a.join("general", None).await;
-    b.join("general", None).await;
-    a.send(json!({"type": "send", "room": "general", "body": "hi bob", "client_id": "c1"}))
+    let (a, _) = app.client(&alice).await;
+    let (b, mut b_events) = app.client(&bob).await;
+    a.join("general").await.unwrap();
+    b.join("general").await.unwrap();
+    a.send("general", "hi bob").await.unwrap();
+    let wait = std::time::Duration::from_secs(20);
+    let seen = tokio::time::timeout(wait, b_events.next_message())
         .await
+        .unwrap()
         .unwrap();
-    let seen = b.next_of("message").await;
-    assert_eq!(seen["body"], "hi bob");
-    assert_eq!(seen["author"], "alice");
+    assert_eq!((&*seen.body, &*seen.author), ("hi bob", "alice"));
     a.close().await;
     b.close().await;
 }

@@ -4,10 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use chat_client::{Auth, Client};
 use embed_jwt::auth_service;
 use serde_json::{Value, json};
-use server_common::testing::ws::Ws;
 use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::time::timeout;
+
+/// How long the chat may take to deliver a message.
+const WAIT: Duration = Duration::from_secs(20);
 
 const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
 
@@ -160,19 +165,19 @@ async fn talk_over_the_chat(framework: Framework) {
     assert_eq!(app.call("POST", "/chat/api/login", &[], login).await.0, 404);
 
     // Talk: the WebSocket takes the token in the query, as browsers must.
-    let ws = |token: &str| format!("ws://{}/chat/ws?token={token}", app.addr);
-    let mut a = Ws::connect_to(&ws(&alice), &[], "alice").await.unwrap();
-    let mut b = Ws::connect_to(&ws(&bob), &[], "bob").await.unwrap();
-    a.join("general", None).await;
-    b.join("general", None).await;
-    a.send(json!({"type": "send", "room": "general", "body": "hello", "client_id": "1"}))
+    let url = format!("ws://{}/chat/ws", app.addr);
+    let (a, _) = Client::connect(&url, Auth::query_token(alice))
         .await
         .unwrap();
-    let seen = b.next_of("message").await;
-    assert_eq!(
-        (seen["body"].clone(), seen["author"].clone()),
-        (json!("hello"), json!("Alice"))
-    );
+    let (b, mut b_events) = Client::connect(&url, Auth::query_token(bob)).await.unwrap();
+    a.join("general").await.unwrap();
+    b.join("general").await.unwrap();
+    a.send("general", "hello").await.unwrap();
+    let seen = timeout(WAIT, b_events.next_message())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((&*seen.body, &*seen.author), ("hello", "Alice"));
     a.close().await;
     b.close().await;
 }

@@ -3,8 +3,6 @@
 //! and the connection-limit checks both servers' tests run against their own binary. Every wait is bounded, and a
 //! started server is killed when its [`ServerProcess`] is dropped.
 
-pub mod ws;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
