@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Checks the JavaScript client SDK in clients/js: installs its dev dependencies (npm ci, from the
-# committed package-lock.json), builds the reference server (debug, like the browser test),
+# committed package-lock.json), builds the reference servers (debug, like the browser test),
 # typechecks the TypeScript declarations (tsc --noEmit), runs the tests (node --test) against
-# that server (each test file starts its own on a free 127.0.0.1 port with a throw-away SQLite
-# file, and kills only what it started), and checks that `npm pack` makes a package that installs
+# each server, axum then warp (each test file starts its own on a free 127.0.0.1 port with a
+# throw-away SQLite file, and kills only what it started), and checks that `npm pack` makes a package that installs
 # into an empty project and imports, types included.
 #
 # Without node or npm it prints a SKIPPED line and exits 0; under CI=true it fails instead.
@@ -32,17 +32,20 @@ if ! (cd "$CLIENT" && timeout 300 npm ci --no-audit --no-fund --loglevel=error);
     skip "npm ci failed in clients/js (no access to the npm registry?)"
 fi
 
-echo "== cargo build -p axum-server"
-timeout 1800 cargo build -p axum-server
+echo "== cargo build -p axum-server -p warp-server"
+timeout 1800 cargo build -p axum-server -p warp-server
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
     node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
-export CHAT_SERVER_BIN="$TARGET_DIR/debug/axum-server"
 
 echo "== typecheck (tsc --noEmit)"
 (cd "$CLIENT" && timeout 120 npm run --silent typecheck)
 
-echo "== tests (node --test, against $CHAT_SERVER_BIN)"
-(cd "$CLIENT" && timeout 300 npm test --silent)
+# The same suite against each reference server.
+for server in axum warp; do
+    export CHAT_SERVER_BIN="$TARGET_DIR/debug/$server-server"
+    echo "== tests (node --test, against $CHAT_SERVER_BIN)"
+    (cd "$CLIENT" && timeout 300 npm test --silent)
+done
 
 echo "== npm pack, install the tarball into an empty project, import it"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-js-pack.XXXXXX")

@@ -8,15 +8,15 @@ mod common;
 
 use chat_client::{Auth, Client, ClientError, Credential, Event, ServerFrame};
 use common::{
-    Server, WAIT, ann_bob_and_room, close_code, connect, database, fast_config, next_matching,
+    Framework, Server, WAIT, ann_bob_and_room, close_code, connect, database, fast_config,
+    next_matching,
 };
 use std::collections::HashSet;
 use std::time::Duration;
 
-#[tokio::test]
-async fn two_clients_talk_and_every_call_gets_its_answer() {
+async fn two_clients_talk_and_every_call_gets_its_answer(framework: Framework) {
     let (_dir, path) = database();
-    let server = Server::start(path, None).await;
+    let server = Server::start(path, None, framework).await;
     let (ann_token, bob_token) = ann_bob_and_room(&server, "General").await;
     let (a, mut a_events) = connect(&server, &ann_token).await;
     let (b, mut b_events) = connect(&server, &bob_token).await;
@@ -92,10 +92,9 @@ async fn two_clients_talk_and_every_call_gets_its_answer() {
     b.close().await;
 }
 
-#[tokio::test]
-async fn cookie_and_callback_credentials_and_a_refused_token() {
+async fn cookie_and_callback_credentials_and_a_refused_token(framework: Framework) {
     let (_dir, path) = database();
-    let server = Server::start(path, None).await;
+    let server = Server::start(path, None, framework).await;
     let (_, token) = server.user("ann").await;
     let cookie = Auth::cookie(format!("chat_session={token}"));
     let (client, mut events) = Client::connect_with(&server.url(), cookie, fast_config())
@@ -138,10 +137,9 @@ async fn cookie_and_callback_credentials_and_a_refused_token() {
     assert_eq!(refused.unwrap_err(), ClientError::SessionEnded);
 }
 
-#[tokio::test]
-async fn a_dropped_socket_resends_the_outbox_once_each() {
+async fn a_dropped_socket_resends_the_outbox_once_each(framework: Framework) {
     let (_dir, path) = database();
-    let server = Server::start(path, None).await;
+    let server = Server::start(path, None, framework).await;
     let (token, _) = ann_bob_and_room(&server, "general").await;
     let (client, mut events) = connect(&server, &token).await;
     client.join("general").await.unwrap();
@@ -196,10 +194,9 @@ async fn a_dropped_socket_resends_the_outbox_once_each() {
     client.close().await;
 }
 
-#[tokio::test]
-async fn logout_everywhere_stops_the_client() {
+async fn logout_everywhere_stops_the_client(framework: Framework) {
     let (_dir, path) = database();
-    let server = Server::start(path, None).await;
+    let server = Server::start(path, None, framework).await;
     let (bob, token) = server.user("bob").await;
     let (client, mut events) = connect(&server, &token).await;
     server.chat.service().logout_everywhere(&bob).await.unwrap();
@@ -221,10 +218,9 @@ async fn logout_everywhere_stops_the_client() {
     assert_eq!(server.chat.open_connections(), 0);
 }
 
-#[tokio::test]
-async fn a_token_callback_is_asked_again_after_4001() {
+async fn a_token_callback_is_asked_again_after_4001(framework: Framework) {
     let (_dir, path) = database();
-    let server = Server::start(path, None).await;
+    let server = Server::start(path, None, framework).await;
     let (bob, first) = server.user("bob").await;
     let service = server.chat.service().clone();
     // The first credential, then fresh logins; after `logout_everywhere` the old one is dead.
@@ -286,11 +282,10 @@ async fn a_token_callback_is_asked_again_after_4001() {
     assert_eq!(stopped, ClientError::SessionEnded);
 }
 
-#[tokio::test]
-async fn a_server_restart_mid_stream_loses_and_repeats_nothing() {
+async fn a_server_restart_mid_stream_loses_and_repeats_nothing(framework: Framework) {
     const N: usize = 300;
     let (_dir, path) = database();
-    let server = Server::start(path, None).await;
+    let server = Server::start(path, None, framework).await;
     let (ann_token, bob_token) = ann_bob_and_room(&server, "general").await;
     let (sender, _sender_events) = connect(&server, &ann_token).await;
     let (receiver, mut events) = connect(&server, &bob_token).await;
@@ -335,7 +330,7 @@ async fn a_server_restart_mid_stream_loses_and_repeats_nothing() {
             {
                 let (path, addr) = running.stop().await;
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                server = Some(Server::start(path, Some(addr)).await);
+                server = Some(Server::start(path, Some(addr), framework).await);
             }
         }
     }
@@ -379,3 +374,30 @@ async fn a_server_restart_mid_stream_loses_and_repeats_nothing() {
         server.stop().await;
     }
 }
+
+/// Each scenario against each adapter.
+macro_rules! on_both_servers {
+    ($($scenario:ident),* $(,)?) => {
+        mod axum_server {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Framework::Axum).await;
+            })*
+        }
+        mod warp_server {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Framework::Warp).await;
+            })*
+        }
+    };
+}
+
+on_both_servers!(
+    two_clients_talk_and_every_call_gets_its_answer,
+    cookie_and_callback_credentials_and_a_refused_token,
+    a_dropped_socket_resends_the_outbox_once_each,
+    logout_everywhere_stops_the_client,
+    a_token_callback_is_asked_again_after_4001,
+    a_server_restart_mid_stream_loses_and_repeats_nothing,
+);

@@ -1,5 +1,5 @@
 //! An in-process chat server for the client's tests: `chat_http::ChatHttp` over SQLite in a
-//! temporary directory, served by axum on 127.0.0.1, which a test can stop (graceful shutdown,
+//! temporary directory, served by axum or by warp on 127.0.0.1, which a test can stop (graceful shutdown,
 //! store closed) and start again on the same port and the same database file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
@@ -13,9 +13,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use warp::Filter;
 
 /// How long any single expected thing may take.
 pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Which adapter serves the chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    Axum,
+    Warp,
+}
 
 /// A running server.
 pub struct Server {
@@ -27,7 +35,7 @@ pub struct Server {
 
 impl Server {
     /// Starts a server over the SQLite file `path`, on `addr` (a fresh port when `None`).
-    pub async fn start(path: PathBuf, addr: Option<SocketAddr>) -> Server {
+    pub async fn start(path: PathBuf, addr: Option<SocketAddr>, framework: Framework) -> Server {
         let store = SqliteStore::open(&path).await.unwrap();
         let service = ChatService::new(
             Arc::new(store),
@@ -41,10 +49,19 @@ impl Server {
         let chat = ChatHttp::new(service, config);
         let listener = bind(addr).await;
         let addr = listener.local_addr().unwrap();
-        let app = chat_http::axum::router(chat.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let task = match framework {
+            Framework::Axum => {
+                let app = chat_http::axum::router(chat.clone());
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                })
+            }
+            Framework::Warp => {
+                let routes =
+                    chat_http::warp::routes(chat.clone()).recover(chat_http::warp::recover);
+                tokio::spawn(warp::serve(routes).incoming(listener).run())
+            }
+        };
         Server {
             addr,
             chat,
