@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Every route of the chat: `GET /ws`, `/api/*`, `/healthz`, `/metrics` (when
-/// `serve_metrics`) and the UI pages and `/static/{file}` (when `serve_ui`). Merge it into an
+/// `serve_metrics`) and the UI pages and `/static/{*file}` (when `serve_ui`). Merge it into an
 /// app of any state type, `app.merge(chat_http::axum::router(chat))`, or nest it,
 /// `app.nest("/chat", chat_http::axum::router(chat))`: the UI and the session cookie follow
 /// the mount. The chat's start page is then `/chat` (axum's `nest` does not route `/chat/`).
@@ -41,7 +41,7 @@ where
     if chat.config().serve_ui {
         let pages = crate::ui::PAGES.into_iter();
         let pages = pages.filter(|page| chat.serves(page));
-        for path in pages.chain(["/rooms/{name}", "/static/{file}"]) {
+        for path in pages.chain(["/rooms/{name}", "/static/{*file}"]) {
             router = router.route(path, any(handle));
         }
     }

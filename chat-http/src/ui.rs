@@ -44,7 +44,7 @@ fn add_security_headers(headers: &mut HeaderMap) {
 }
 
 /// The UI's page paths besides `/rooms/{name}`; adapters that route by path mount these, that
-/// and `/static/{file}`.
+/// and `/static/{*file}`.
 pub const PAGES: [&str; 5] = ["/", "/login", "/signup", "/account", "/admin"];
 
 const JS: &str = "text/javascript; charset=utf-8";
@@ -58,10 +58,9 @@ macro_rules! js {
 
 /// Every embedded file: name under `/static/`, bytes, content type.
 ///
-/// The names are flat (one path segment: the axum adapter routes `/static/{file}`), and the
-/// ES modules import each other by these names: the room page's parts (`ui/room/x.js`) are
-/// `room-x.js`, and the JavaScript client SDK (`clients/js/src/`) keeps its own file names, so
-/// its relative imports resolve, except its entry point `index.js`, which is `chat-client.js`.
+/// The names follow the source tree, so the ES modules' relative imports resolve as they do on
+/// disk: the UI's files (`chat-http/ui/`) at the top, the room page's parts in `room/`, and the
+/// JavaScript client SDK (`clients/js/src/`) in `client/`.
 pub const ASSETS: [(&str, &[u8], &str); 32] = [
     (
         "index.html",
@@ -82,31 +81,34 @@ pub const ASSETS: [(&str, &[u8], &str); 32] = [
     js!("admin.js", "../ui/admin.js"),
     js!("endpoints.js", "../ui/endpoints.js"),
     js!("dom.js", "../ui/dom.js"),
-    js!("room-page.js", "../ui/room/page.js"),
-    js!("room-banner.js", "../ui/room/banner.js"),
-    js!("room-composer.js", "../ui/room/composer.js"),
-    js!("room-editor.js", "../ui/room/editor.js"),
-    js!("room-history.js", "../ui/room/history.js"),
-    js!("room-members.js", "../ui/room/members.js"),
-    js!("room-message-list.js", "../ui/room/message-list.js"),
-    js!("room-pending.js", "../ui/room/pending.js"),
-    js!("room-search.js", "../ui/room/search.js"),
-    js!("room-typing.js", "../ui/room/typing.js"),
-    js!("chat-client.js", "../../clients/js/src/index.js"),
-    js!("api.js", "../../clients/js/src/api.js"),
-    js!("auth.js", "../../clients/js/src/auth.js"),
-    js!("backoff.js", "../../clients/js/src/backoff.js"),
-    js!("client.js", "../../clients/js/src/client.js"),
-    js!("close-codes.js", "../../clients/js/src/close-codes.js"),
-    js!("connection.js", "../../clients/js/src/connection.js"),
-    js!("errors.js", "../../clients/js/src/errors.js"),
-    js!("events.js", "../../clients/js/src/events.js"),
-    js!("frames.js", "../../clients/js/src/frames.js"),
-    js!("outbox.js", "../../clients/js/src/outbox.js"),
-    js!("requests.js", "../../clients/js/src/requests.js"),
-    js!("rooms.js", "../../clients/js/src/rooms.js"),
-    js!("socket.js", "../../clients/js/src/socket.js"),
-    js!("urls.js", "../../clients/js/src/urls.js"),
+    js!("room/page.js", "../ui/room/page.js"),
+    js!("room/banner.js", "../ui/room/banner.js"),
+    js!("room/composer.js", "../ui/room/composer.js"),
+    js!("room/editor.js", "../ui/room/editor.js"),
+    js!("room/history.js", "../ui/room/history.js"),
+    js!("room/members.js", "../ui/room/members.js"),
+    js!("room/message-list.js", "../ui/room/message-list.js"),
+    js!("room/pending.js", "../ui/room/pending.js"),
+    js!("room/search.js", "../ui/room/search.js"),
+    js!("room/typing.js", "../ui/room/typing.js"),
+    js!("client/index.js", "../../clients/js/src/index.js"),
+    js!("client/api.js", "../../clients/js/src/api.js"),
+    js!("client/auth.js", "../../clients/js/src/auth.js"),
+    js!("client/backoff.js", "../../clients/js/src/backoff.js"),
+    js!("client/client.js", "../../clients/js/src/client.js"),
+    js!(
+        "client/close-codes.js",
+        "../../clients/js/src/close-codes.js"
+    ),
+    js!("client/connection.js", "../../clients/js/src/connection.js"),
+    js!("client/errors.js", "../../clients/js/src/errors.js"),
+    js!("client/events.js", "../../clients/js/src/events.js"),
+    js!("client/frames.js", "../../clients/js/src/frames.js"),
+    js!("client/outbox.js", "../../clients/js/src/outbox.js"),
+    js!("client/requests.js", "../../clients/js/src/requests.js"),
+    js!("client/rooms.js", "../../clients/js/src/rooms.js"),
+    js!("client/socket.js", "../../clients/js/src/socket.js"),
+    js!("client/urls.js", "../../clients/js/src/urls.js"),
 ];
 
 /// An embedded file by name: its bytes and content type.
@@ -127,7 +129,7 @@ fn file(name: &str) -> Result<Response<Bytes>, ApiError> {
 }
 
 /// Whether `path` is a page of the UI (one of [`PAGES`] or `/rooms/{name}`) or one of its files
-/// (`/static/{file}`).
+/// (`/static/{*file}`, a name of [`ASSETS`]).
 pub fn serves(path: &str) -> bool {
     PAGES.contains(&path)
         || path
@@ -148,7 +150,8 @@ pub(crate) fn serves_here(chat: &ChatHttp, path: &str) -> bool {
 
 /// The file name of a `/static/{file}` path.
 fn static_name(path: &str) -> Option<&str> {
-    path.strip_prefix("/static/").filter(|n| !n.contains('/'))
+    path.strip_prefix("/static/")
+        .filter(|name| ASSETS.iter().any(|(n, _, _)| n == name))
 }
 
 pub(crate) async fn page(ctx: &Ctx<'_>, path: &str) -> Result<Response<Bytes>, ApiError> {
@@ -246,28 +249,42 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::ASSETS;
 
-    /// Every `from './x.js'` of an embedded module names an embedded file: the modules import
-    /// each other by their names under `/static/` (a new file of the client SDK must be added).
+    /// Every relative import of an embedded module (`from './x.js'`, `from '../x.js'`)
+    /// names an embedded file, resolved against the importing module's directory as a
+    /// browser does (a new file of the client SDK must be added to `ASSETS`).
     #[test]
     fn module_imports_resolve() {
         for (name, bytes, _) in ASSETS.iter().filter(|(n, _, _)| n.ends_with(".js")) {
             let text = std::str::from_utf8(bytes).unwrap();
-            for part in text.split("from './").skip(1) {
+            for part in text.split("from '").skip(1) {
                 let target = &part[..part.find('\'').unwrap()];
+                let mut dir: Vec<&str> = name.split('/').collect();
+                dir.pop();
+                for segment in target.split('/') {
+                    match segment {
+                        "." => {}
+                        ".." => {
+                            assert!(dir.pop().is_some(), "{name} imports {target} outside");
+                        }
+                        file => dir.push(file),
+                    }
+                }
+                let resolved = dir.join("/");
                 assert!(
-                    ASSETS.iter().any(|(n, _, _)| *n == target),
-                    "{name} imports ./{target}, which is not embedded"
+                    ASSETS.iter().any(|(n, _, _)| *n == resolved),
+                    "{name} imports {target} ({resolved}), which is not embedded"
                 );
             }
         }
     }
 
     #[test]
-    fn names_are_unique_and_flat() {
+    fn names_are_unique_and_plain() {
         for (i, (name, _, _)) in ASSETS.iter().enumerate() {
             assert!(
-                !name.contains('/'),
-                "{name}: /static/{{file}} is one segment"
+                name.split('/')
+                    .all(|s| !s.is_empty() && s != "." && s != ".."),
+                "{name}: plain path segments only"
             );
             assert!(
                 ASSETS[i + 1..].iter().all(|(n, _, _)| n != name),

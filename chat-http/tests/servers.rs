@@ -953,7 +953,9 @@ async fn ui_health_and_metrics(kind: Kind) {
     for file in [
         "app.js",
         "admin.js",
-        "api.js",
+        "endpoints.js",
+        "room/page.js",
+        "client/index.js",
         "style.css",
         "index.html",
         "admin.html",

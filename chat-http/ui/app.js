@@ -1,6 +1,6 @@
 // app.js: the chat web UI. A tiny client-side router on the path below the chat's mount (the
 // page's `<base href>`: `/`, `/login`, `/signup`, `/account`, `/rooms/{name}`) renders views
-// cloned from the <template>s of index.html. The room page (room-page.js and its parts) talks to
+// cloned from the <template>s of index.html. The room page (room/page.js and its parts) talks to
 // the server through the JavaScript client SDK.
 //
 // Security rule of this file: data from the server or from users (names, bodies, descriptions,
@@ -8,7 +8,7 @@
 
 import { $, clone, setHidden, showError } from './dom.js';
 import * as api from './endpoints.js';
-import { RoomPage } from './room-page.js';
+import { RoomPage } from './room/page.js';
 
 /** Global state: the logged-in user (undefined until known) and the current view's cleanup. */
 const state = { me: undefined, cleanup: null };

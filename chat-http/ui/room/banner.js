@@ -3,10 +3,10 @@
 // back online and the tab becoming visible again skip the wait. Its elements belong to the
 // page shell, outside the view, so it removes its listeners when the room page closes.
 
-import { $, setHidden } from './dom.js';
+import { $, setHidden } from '../dom.js';
 
 export class ReconnectBanner {
-  /** @param {import('./chat-client.js').ChatClient} client */
+  /** @param {import('../client/index.js').ChatClient} client */
   constructor(client) {
     this.client = client;
     this.banner = $('#reconnect-banner');

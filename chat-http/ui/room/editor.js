@@ -4,7 +4,7 @@
 //
 // Security rule: the text goes into a textarea's value and back with textContent, never as HTML.
 
-import { $ } from './dom.js';
+import { $ } from '../dom.js';
 
 /**
  * Opens the editor in the message `li`.

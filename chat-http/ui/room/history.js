@@ -4,7 +4,7 @@
 // deletions made while away show (the SDK pages only backwards). It also says where the
 // conversation starts.
 
-import * as api from './endpoints.js';
+import * as api from '../endpoints.js';
 
 /** Messages per page. */
 export const PAGE = 50;
@@ -13,9 +13,9 @@ const TOP_PX = 120;
 
 export class History {
   /**
-   * @param {import('./chat-client.js').ChatClient} client
+   * @param {import('../client/index.js').ChatClient} client
    * @param {string} room
-   * @param {import('./room-message-list.js').MessageList} list
+   * @param {import('./message-list.js').MessageList} list
    * @param {HTMLElement} statusEl
    * @param {{onError: (e: Error) => void, isClosed: () => boolean}} hooks
    */

@@ -5,7 +5,7 @@
 //
 // Security rule: names and bodies are written with textContent only, never as HTML.
 
-import { $, clone, formatTime, setHidden } from './dom.js';
+import { $, clone, formatTime, setHidden } from '../dom.js';
 
 /** How close to the bottom (px) still counts as reading the newest message. */
 const STICK_PX = 80;

@@ -5,25 +5,24 @@
 // events into what the parts show (message list, history, pending messages, online list,
 // typing, reconnect banner) and the parts' actions into client calls.
 //
-// The modules are served flat under static/ (room/x.js as room-x.js, the SDK's files by their
-// own names, its index.js as chat-client.js; see chat-http/src/ui.rs): imports name the served
-// files.
+// The files are served under static/ as they lie on disk (room/, and the SDK in client/; see
+// chat-http/src/ui.rs), so imports are ordinary relative paths.
 //
 // Security rule: data from the server or from users is only ever written with textContent /
 // createTextNode, never as HTML (here and in every part).
 
-import { ChatClient, newClientId } from './chat-client.js';
-import * as api from './endpoints.js';
-import { $, showError } from './dom.js';
-import { ReconnectBanner } from './room-banner.js';
-import { Composer } from './room-composer.js';
-import { openEditor } from './room-editor.js';
-import { History } from './room-history.js';
-import { OnlineList } from './room-members.js';
-import { MessageList } from './room-message-list.js';
-import { PendingList } from './room-pending.js';
-import { MessageSearch } from './room-search.js';
-import { TypingIndicator } from './room-typing.js';
+import { ChatClient, newClientId } from '../client/index.js';
+import * as api from '../endpoints.js';
+import { $, showError } from '../dom.js';
+import { ReconnectBanner } from './banner.js';
+import { Composer } from './composer.js';
+import { openEditor } from './editor.js';
+import { History } from './history.js';
+import { OnlineList } from './members.js';
+import { MessageList } from './message-list.js';
+import { PendingList } from './pending.js';
+import { MessageSearch } from './search.js';
+import { TypingIndicator } from './typing.js';
 
 /** Typing notices go out at most this often. */
 const TYPING_EVERY_MS = 3000;

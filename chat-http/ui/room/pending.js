@@ -6,7 +6,7 @@
 //
 // Security rule: bodies are written with textContent only.
 
-import { $, textEl } from './dom.js';
+import { $, textEl } from '../dom.js';
 
 export class PendingList {
   /**

@@ -3,8 +3,8 @@
 //
 // Security rule: names and bodies are written with textContent only.
 
-import * as api from './endpoints.js';
-import { formatTime, textEl } from './dom.js';
+import * as api from '../endpoints.js';
+import { formatTime, textEl } from '../dom.js';
 
 export class MessageSearch {
   /**
