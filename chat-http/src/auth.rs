@@ -50,6 +50,20 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim_matches('"').to_owned())
 }
 
+/// The percent-decoded value of parameter `name` in a query string, if present and not empty.
+pub fn query_parameter(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, value)| *key == name && !value.is_empty())
+        .and_then(|(_, value)| {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8()
+                .ok()
+        })
+        .map(|value| value.into_owned())
+}
+
 /// `Set-Cookie` value opening a session: HttpOnly, SameSite=Lax, `Secure` when `secure`, and
 /// the `Path` of the chat's mount (`/chat/`; `/` at the root).
 pub fn session_cookie(

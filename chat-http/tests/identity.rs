@@ -6,13 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bytes::Bytes;
+mod common;
+
 use chat_core::{ChatService, Config};
 use chat_http::auth::Via;
 use chat_http::identity::{Identity, from_fn};
 use chat_http::{ChatHttp, HttpConfig};
 use chat_store_memory::MemoryStore;
-use serde_json::{Value, json};
+use common::call;
+use serde_json::json;
 
 /// A chat whose users are named by the host in `x-host-user: id:name[:admin]`, carried the
 /// way `via` says.
@@ -42,33 +44,6 @@ fn chat(own_accounts: Option<bool>, via: Via) -> ChatHttp {
         builder = builder.own_accounts(on);
     }
     builder.config(HttpConfig::default()).build()
-}
-
-async fn call(
-    chat: &ChatHttp,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "chat.test");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = match body {
-        Some(body) => {
-            request = request.header("content-type", "application/json");
-            Bytes::from(body.to_string())
-        }
-        None => Bytes::new(),
-    };
-    let response = chat.handle(request.body(body).unwrap()).await;
-    let status = response.status().as_u16();
-    let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
-    (status, body)
 }
 
 const ORIGIN: (&str, &str) = ("origin", "http://chat.test");

@@ -6,13 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
 use chat_core::{ChatService, Config, LocalBroker, ManualClock, Timestamp};
 use chat_http::identity::jwt::{Jwt, JwtKey};
 use chat_http::{ChatHttp, ChatHttpBuilder, HttpConfig, WsIn, WsOut, close_code};
 use chat_store_memory::MemoryStore;
+use common::HOST;
 use futures::StreamExt;
 use futures::channel::mpsc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
@@ -28,7 +30,6 @@ const ED_PRIVATE: &str = include_str!("keys/ed25519-private.pem");
 const ED_PUBLIC: &str = include_str!("keys/ed25519-public.pem");
 /// The test clock's start, in seconds since the epoch.
 const NOW: i64 = 1_800_000_000;
-const HOST: &str = "chat.test";
 const ORIGIN: &str = "http://chat.test";
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -109,7 +110,7 @@ fn bearer(token: &str) -> (&'static str, String) {
     ("authorization", format!("Bearer {token}"))
 }
 
-/// Sends a request (with `Host`, and the JSON body if any): status and JSON body.
+/// [`common::call`] with owned header values.
 async fn call(
     chat: &ChatHttp,
     method: &str,
@@ -117,24 +118,8 @@ async fn call(
     headers: &[(&'static str, String)],
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", HOST);
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    let body = match body {
-        Some(body) => {
-            request = request.header("content-type", "application/json");
-            Bytes::from(body.to_string())
-        }
-        None => Bytes::new(),
-    };
-    let response = chat.handle(request.body(body).unwrap()).await;
-    let status = response.status().as_u16();
-    let json = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
-    (status, json)
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    common::call(chat, method, uri, &headers, body).await
 }
 
 /// `GET /api/me` with the token as a bearer.

@@ -311,7 +311,7 @@ impl Jwt {
         if !self.query_token {
             return None;
         }
-        let token = query_parameter(request.uri.query()?, QUERY_PARAMETER)?;
+        let token = auth::query_parameter(request.uri.query()?, QUERY_PARAMETER)?;
         Some((token, Via::Bearer))
     }
 
@@ -500,20 +500,6 @@ fn millis(seconds: f64) -> Option<i64> {
 /// Whether `token` has the shape of a JWS in compact form: three parts separated by dots.
 fn jwt_shaped(token: &str) -> bool {
     token.bytes().filter(|&b| b == b'.').count() == 2
-}
-
-/// The percent-decoded value of parameter `name` in a query string, if present and not empty.
-fn query_parameter(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, value)| *key == name && !value.is_empty())
-        .and_then(|(_, value)| {
-            percent_encoding::percent_decode_str(value)
-                .decode_utf8()
-                .ok()
-        })
-        .map(|value| value.into_owned())
 }
 
 #[cfg(test)]

@@ -120,15 +120,6 @@ where
     }
 }
 
-/// The value of `name` in a query string, if present and not empty.
-fn form_urlencoded_value(query: &str, name: &str) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .ok()?
-        .into_iter()
-        .find(|(key, value)| key == name && !value.is_empty())
-        .map(|(_, value)| value)
-}
-
 /// The authenticated caller of a request.
 #[derive(Debug)]
 pub(crate) struct Caller {
@@ -180,7 +171,7 @@ impl ChatHttp {
         }
         let from_query = || {
             let query = request.uri.query().filter(|_| socket)?;
-            let token = form_urlencoded_value(query, "token")?;
+            let token = auth::query_parameter(query, "token")?;
             Some((SessionToken::from_client(&token), Via::Bearer))
         };
         let (token, via) = auth::session_token(&request.headers)
