@@ -64,6 +64,8 @@ struct Shared {
     closed: Notify,
     authenticator: Option<Arc<dyn Authenticator>>,
     own_accounts: bool,
+    /// `config.mount()`, normalised (and an invalid one reported) once.
+    mount: String,
 }
 
 impl fmt::Debug for ChatHttp {
@@ -118,6 +120,7 @@ impl ChatHttpBuilder {
     /// The HTTP layer.
     pub fn build(self) -> ChatHttp {
         let own_accounts = self.own_accounts.unwrap_or(self.authenticator.is_none());
+        let mount = self.config.mount();
         ChatHttp {
             inner: Arc::new(Shared {
                 service: self.service,
@@ -128,6 +131,7 @@ impl ChatHttpBuilder {
                 closed: Notify::new(),
                 authenticator: self.authenticator,
                 own_accounts,
+                mount,
             }),
         }
     }
@@ -159,9 +163,8 @@ impl ChatHttp {
     /// else where the adapter found it ([`MountPath`]). The UI's `<base href>`, its redirects
     /// and the session cookie's `Path` follow it.
     pub fn mount(&self, request: &http::request::Parts) -> String {
-        let configured = self.inner.config.mount();
-        if !configured.is_empty() {
-            return configured;
+        if !self.inner.mount.is_empty() {
+            return self.inner.mount.clone();
         }
         request
             .extensions

@@ -38,7 +38,11 @@ impl ChatService {
         if !user.is_active {
             return Err(ChatError::Forbidden("this account is deactivated"));
         }
-        if !candidates(&self.config().limits, &base, id).contains(&user.username) {
+        // The usual case, the name unchanged, costs one comparison; a numbered or suffixed
+        // name is checked against the candidates only when it differs from the base.
+        if user.username != base
+            && !candidates(&self.config().limits, &base, id).contains(&user.username)
+        {
             user = self.rename_external(&user, &base, id).await?;
         }
         match identity.admin {
